@@ -1,0 +1,109 @@
+"""AI Oversight Registry: the application factory, which only wires the parts together."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+from flask import Flask
+
+from registry import config as config_module
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: configuration, extensions, blueprints, error handlers, commands, logging."""
+    app = Flask(__name__, instance_relative_config=True)
+    configure(app, config)
+    configure_logger(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_template_helpers(app)
+    return app
+
+
+def configure(app: Flask, config: dict[str, Any] | None) -> None:
+    app.config.update(config_module.defaults(app.instance_path))
+    app.config.update(config_module.from_environment())
+    app.config.from_pyfile("config.py", silent=True)
+    if config:
+        app.config.update(config)
+        if "DATABASE_URL" in config:
+            app.config["SQLALCHEMY_DATABASE_URI"] = config_module.normalise_database_url(
+                config["DATABASE_URL"]
+            )
+    config_module.check(app.config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        os.makedirs(app.instance_path, exist_ok=True)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("pool_pre_ping", True)
+
+
+def configure_logger(app: Flask) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("registry", "policies", "assessments", "reports"):
+        logger = logging.getLogger(name)
+        if not any(getattr(h, "_registry", False) for h in logger.handlers):
+            handler._registry = True  # type: ignore[attr-defined]
+            logger.addHandler(handler)
+        logger.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    app.logger.handlers = [handler]
+
+
+def register_extensions(app: Flask) -> None:
+    from registry.auth import sessions
+    from registry.extensions import api, csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+    )
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    sessions.init_app(app)
+    api.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from registry.audit.api import blp as audit_api
+    from registry.auth.api_auth import authenticate_api_request
+    from registry.auth.views import bp as auth_views
+    from registry.catalog.api import blp as catalog_api
+    from registry.catalog.views import bp as catalog_views
+    from registry.extensions import api, csrf
+    from registry.health import bp as health
+    from registry.views import bp as site_views
+
+    app.before_request(authenticate_api_request)
+    for blueprint in (catalog_api, audit_api):
+        api.register_blueprint(blueprint)
+        csrf.exempt(blueprint)
+    for blueprint in (site_views, auth_views, catalog_views, health):
+        app.register_blueprint(blueprint)
+    csrf.exempt(health)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from registry.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_commands(app: Flask) -> None:
+    from registry.cli import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from registry.web import init_app
+
+    init_app(app)

@@ -1,0 +1,38 @@
+"""Bearer-token authentication for the JSON API; the API never reads the session cookie."""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from registry.auth import tokens
+from registry.auth.models import User
+from registry.errors import Unauthorized
+
+# API paths anyone may read: the API's own description and the public inventory.
+PUBLIC_API_PATHS = frozenset(
+    {
+        "/api/v1/openapi.json",
+        "/api/v1/docs",
+        "/api/v1/inventory.csv",
+        "/api/v1/inventory.json",
+    }
+)
+
+
+def is_public_api_path(path: str) -> bool:
+    return path in PUBLIC_API_PATHS or path.startswith("/api/v1/docs/")
+
+
+def authenticate_api_request() -> None:
+    """Before every /api/ request: resolve the bearer token, or answer 401."""
+    if not request.path.startswith("/api/") or is_public_api_path(request.path):
+        return
+    g.api_user = tokens.authenticate(request.headers.get("Authorization"))
+
+
+def api_user() -> User:
+    """The user behind this API request's token."""
+    user = g.get("api_user")
+    if user is None:
+        raise Unauthorized("Send an API token as 'Authorization: Bearer <token>'.")
+    return user

@@ -1,0 +1,62 @@
+"""Command line for accounts: `users create` and `tokens create`."""
+
+from __future__ import annotations
+
+import secrets
+
+import click
+from flask.cli import AppGroup
+
+from registry.auth import service
+from registry.auth.models import ROLES
+from registry.errors import ValidationFailed
+
+users_cli = AppGroup("users", help="Manage user accounts.")
+tokens_cli = AppGroup("tokens", help="Manage API tokens.")
+
+
+def _fail(error: ValidationFailed) -> None:
+    for field, messages in error.errors.items():
+        for message in messages if isinstance(messages, list) else [messages]:
+            click.echo(f"{field}: {message}", err=True)
+    raise click.exceptions.Exit(2)
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--name", required=True, help="The person's full name.")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option(
+    "--password", help="Their password; a random one is generated and printed if omitted."
+)
+def create_user(email: str, name: str, role: str, password: str | None) -> None:
+    """Create a user account."""
+    generated = password is None
+    if generated:
+        password = secrets.token_urlsafe(15)
+    try:
+        user = service.create_user(
+            {"email": email, "name": name, "role": role, "password": password}, actor=None
+        )
+    except ValidationFailed as error:
+        _fail(error)
+        return
+    click.echo(f"created {user.role} {user.email}")
+    if generated:
+        click.echo(f"password: {password}")
+
+
+@tokens_cli.command("create")
+@click.argument("email")
+@click.option("--name", default="cli", show_default=True, help="A label for the token.")
+@click.option(
+    "--expires-in-days", type=click.IntRange(min=1), help="Expire the token after N days."
+)
+def create_token(email: str, name: str, expires_in_days: int | None) -> None:
+    """Issue an API token; the token alone is printed on the last line."""
+    user = service.find_user(email)
+    if user is None:
+        click.echo(f"email: no user has the email {email!r}", err=True)
+        raise click.exceptions.Exit(2)
+    click.echo(f"token for {user.email} ({name}); store it now, it is not shown again:")
+    click.echo(service.issue_token(user, name, actor=None, expires_in_days=expires_in_days))

@@ -1,0 +1,205 @@
+"""Account rules: creating and changing users, checking passwords, issuing tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from registry import audit
+from registry.auth import tokens
+from registry.auth.models import ROLES, ApiToken, User, new_session_nonce
+from registry.auth.permissions import authorize
+from registry.errors import NotFound, ValidationFailed
+from registry.extensions import db
+
+MIN_PASSWORD_LENGTH = 12
+USER_AUDIT_FIELDS = ("email", "name", "role", "active")
+_COMMON_PASSWORDS: frozenset[str] | None = None
+
+
+def common_passwords() -> frozenset[str]:
+    """A short list of passwords too common to allow, shipped with the app."""
+    global _COMMON_PASSWORDS
+    if _COMMON_PASSWORDS is None:
+        path = Path(__file__).with_name("common_passwords.txt")
+        _COMMON_PASSWORDS = frozenset(
+            line.strip().lower() for line in path.read_text().splitlines() if line.strip()
+        )
+    return _COMMON_PASSWORDS
+
+
+def password_problems(password: str | None) -> list[str]:
+    """Why a password is not acceptable (empty when it is)."""
+    if not password:
+        return ["A password is required."]
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+    if password.lower() in common_passwords():
+        problems.append("This password is on the list of commonly used passwords.")
+    return problems
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def normalise_email(email: str, field: str = "email") -> str:
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as error:
+        raise ValidationFailed("The email address is not valid.", {field: [str(error)]}) from None
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"There is no user {user_id}.")
+    return user
+
+
+def list_users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.role, User.email)))
+
+
+def _validate_user_fields(data: Mapping[str, Any], *, creating: bool) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if creating or "name" in data:
+        name = (data.get("name") or "").strip()
+        if not name:
+            errors["name"] = ["A name is required."]
+        elif len(name) > 200:
+            errors["name"] = ["Use at most 200 characters."]
+    if creating or "role" in data:
+        if data.get("role") not in ROLES:
+            errors["role"] = [f"Choose one of: {', '.join(ROLES)}."]
+    if data.get("password") is not None or creating:
+        if problems := password_problems(data.get("password")):
+            errors["password"] = problems
+    return errors
+
+
+def create_user(data: Mapping[str, Any], actor: User | None) -> User:
+    """Create an account. `actor` is None only for the command line."""
+    if actor is not None:
+        authorize(actor, "user.manage")
+    errors = _validate_user_fields(data, creating=True)
+    email = ""
+    try:
+        email = normalise_email(data.get("email") or "")
+    except ValidationFailed as error:
+        errors.update(error.errors)
+    if email and db.session.scalar(select(func.count()).where(User.email == email)):
+        errors["email"] = [f"A user with the email {email} already exists."]
+    if errors:
+        raise ValidationFailed("The user could not be saved.", errors)
+    user = User(
+        email=email,
+        name=data["name"].strip(),
+        role=data["role"],
+        password_hash=hash_password(data["password"]),
+        active=True,
+        session_nonce=new_session_nonce(),
+    )
+    db.session.add(user)
+    db.session.flush()
+    audit.record_change(
+        actor, "create", "user", user.id, None, audit.snapshot(user, USER_AUDIT_FIELDS)
+    )
+    db.session.commit()
+    return user
+
+
+def update_user(user: User, data: Mapping[str, Any], actor: User) -> User:
+    """Change a user's name, role, active flag or password."""
+    authorize(actor, "user.manage")
+    errors = _validate_user_fields(data, creating=False)
+    if user.id == actor.id and (
+        data.get("role", user.role) != "admin" or data.get("active") is False
+    ):
+        errors["role"] = ["You cannot remove your own administrator rights or deactivate yourself."]
+    if errors:
+        raise ValidationFailed("The user could not be saved.", errors)
+    before = audit.snapshot(user, USER_AUDIT_FIELDS)
+    if "name" in data:
+        user.name = data["name"].strip()
+    if "role" in data:
+        user.role = data["role"]
+    if "active" in data:
+        user.active = bool(data["active"])
+        if not user.active:
+            user.session_nonce = new_session_nonce()
+    changes = audit.service.diff(before, audit.snapshot(user, USER_AUDIT_FIELDS))
+    if data.get("password"):
+        user.password_hash = hash_password(data["password"])
+        user.session_nonce = new_session_nonce()
+        changes["password"] = {"before": "***", "after": "*** (changed)"}
+    if changes:
+        db.session.flush()
+        audit.record(actor, "update", "user", user.id, changes)
+    db.session.commit()
+    return user
+
+
+def check_login(email: str, password: str) -> User | None:
+    """The active user with these credentials, or None."""
+    user = find_user(email or "")
+    if user is None or not user.active or not user.password_hash:
+        # Spend the same time on unknown users, so timing does not reveal which emails exist.
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    if not check_password_hash(user.password_hash, password or ""):
+        return None
+    return user
+
+
+_DUMMY_HASH = "scrypt:32768:8:1$dummy$" + "0" * 128
+
+
+def end_sessions(user: User) -> None:
+    """Invalidate every web session of this user (logout)."""
+    user.session_nonce = new_session_nonce()
+    db.session.commit()
+
+
+def issue_token(
+    user: User, name: str, *, actor: User | None, expires_in_days: int | None = None
+) -> str:
+    """Issue an API token for the user and return it in clear, once."""
+    if actor is not None and actor.id != user.id:
+        authorize(actor, "user.manage")
+    name = (name or "").strip() or "api"
+    token, clear = tokens.issue(user, name[:100], expires_in_days=expires_in_days)
+    db.session.flush()
+    audit.record(
+        actor or user, "create", "api_token", token.id, {"user": user.email, "name": token.name}
+    )
+    db.session.commit()
+    return clear
+
+
+def revoke_token(token_id: int, actor: User) -> None:
+    from datetime import UTC, datetime
+
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"There is no API token {token_id}.")
+    if token.user_id != actor.id:
+        authorize(actor, "user.manage")
+    if token.revoked_at is None:
+        token.revoked_at = datetime.now(UTC)
+        db.session.flush()
+        audit.record(
+            actor, "revoke", "api_token", token.id, {"user": token.user.email, "name": token.name}
+        )
+    db.session.commit()

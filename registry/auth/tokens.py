@@ -1,0 +1,74 @@
+"""API bearer tokens: issued once in clear, stored only as a sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from registry.auth.models import ApiToken, User
+from registry.errors import Unauthorized
+from registry.extensions import db
+
+TOKEN_PREFIX = "air_"
+
+
+def hash_token(token: str) -> str:
+    # Tokens carry 256 random bits, so a fast hash is enough: nothing to brute-force.
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue(user: User, name: str, *, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
+    """Create a token row for the user and return it with the clear token (shown once)."""
+    clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+    token = ApiToken(
+        user=user,
+        name=name,
+        token_hash=hash_token(clear),
+        prefix=clear[: len(TOKEN_PREFIX) + 4],
+        expires_at=expires_at,
+    )
+    db.session.add(token)
+    return token, clear
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+def authenticate(header: str | None) -> User:
+    """The user behind an `Authorization: Bearer` header, or 401."""
+    if not header:
+        raise Unauthorized("Send an API token as 'Authorization: Bearer <token>'.")
+    scheme, _, clear = header.partition(" ")
+    if scheme.lower() != "bearer" or not clear.strip():
+        raise Unauthorized("Send an API token as 'Authorization: Bearer <token>'.")
+    row = db.session.execute(
+        select(ApiToken, User)
+        .join(User, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == hash_token(clear.strip()))
+    ).first()
+    if row is None:
+        raise Unauthorized("The API token is not valid.")
+    token, user = row
+    now = datetime.now(UTC)
+    if token.revoked_at is not None:
+        raise Unauthorized("The API token has been revoked.")
+    expires_at = _aware(token.expires_at)
+    if expires_at is not None and expires_at <= now:
+        raise Unauthorized("The API token has expired.")
+    if not user.active:
+        raise Unauthorized("The account is deactivated.")
+    last_used = _aware(token.last_used_at)
+    resolution = current_app.config["TOKEN_LAST_USED_RESOLUTION_SECONDS"]
+    # Writing on every request would serialise readers on SQLite; a coarse timestamp is enough.
+    if last_used is None or (now - last_used).total_seconds() > resolution:
+        token.last_used_at = now
+        db.session.commit()
+    return user

@@ -1,0 +1,130 @@
+"""The catalog's JSON API: pilots and data sources."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from registry.api_base import RegistryBlueprint as Blueprint
+from registry.auth.api_auth import api_user
+from registry.auth.permissions import authorize
+from registry.catalog import service
+from registry.catalog.schemas import (
+    DataSourceInputSchema,
+    DataSourceQuerySchema,
+    DataSourceSchema,
+    DataSourceUpdateSchema,
+    PilotInputSchema,
+    PilotQuerySchema,
+    PilotSchema,
+    PilotUpdateSchema,
+)
+
+blp = Blueprint("pilots_api", __name__, url_prefix="/api/v1", description="AI pilots (use cases)")
+
+
+def _etag_data(record) -> dict:
+    # The version column moves on every write, so it identifies a representation cheaply.
+    return {"id": record.id, "version": record.version}
+
+
+@blp.route("/pilots")
+class Pilots(MethodView):
+    @blp.arguments(PilotQuerySchema, location="query")
+    @blp.response(200, PilotSchema(many=True))
+    @blp.paginate()
+    def get(self, filters, pagination_parameters):
+        """List pilots, filtered and searched."""
+        authorize(api_user(), "pilot.read")
+        items, total = service.page_of_pilots(
+            filters, page=pagination_parameters.page, page_size=pagination_parameters.page_size
+        )
+        pagination_parameters.item_count = total
+        return items
+
+    @blp.arguments(PilotInputSchema)
+    @blp.response(201, PilotSchema)
+    @blp.alt_response(422, description="A field is invalid; `errors` names it.")
+    def post(self, data):
+        """Register a pilot; the caller joins its team."""
+        pilot = service.create_pilot(data, api_user())
+        blp.set_etag(_etag_data(pilot))
+        return pilot
+
+
+@blp.route("/pilots/<int:pilot_id>")
+class PilotById(MethodView):
+    @blp.etag
+    @blp.response(200, PilotSchema)
+    def get(self, pilot_id):
+        """Read one pilot."""
+        authorize(api_user(), "pilot.read")
+        pilot = service.get_pilot(pilot_id)
+        blp.set_etag(_etag_data(pilot))
+        return pilot
+
+    @blp.etag
+    @blp.arguments(PilotUpdateSchema(partial=True))
+    @blp.response(200, PilotSchema)
+    def patch(self, data, pilot_id):
+        """Change some of a pilot's fields; send the ETag of your last GET as If-Match."""
+        user = api_user()
+        pilot = service.get_pilot(pilot_id)
+        authorize(user, "pilot.update", pilot)
+        blp.check_etag(_etag_data(pilot))
+        pilot = service.update_pilot(pilot, data, user)
+        blp.set_etag(_etag_data(pilot))
+        return pilot
+
+    @blp.response(204)
+    @blp.alt_response(409, description="Only draft pilots can be deleted.")
+    def delete(self, pilot_id):
+        """Delete a draft pilot."""
+        service.delete_pilot(service.get_pilot(pilot_id), api_user())
+
+
+@blp.route("/data-sources")
+class DataSources(MethodView):
+    @blp.arguments(DataSourceQuerySchema, location="query")
+    @blp.response(200, DataSourceSchema(many=True))
+    @blp.paginate()
+    def get(self, filters, pagination_parameters):
+        """List data sources."""
+        authorize(api_user(), "data_source.read")
+        items, total = service.page_of_data_sources(
+            filters, page=pagination_parameters.page, page_size=pagination_parameters.page_size
+        )
+        pagination_parameters.item_count = total
+        return items
+
+    @blp.arguments(DataSourceInputSchema)
+    @blp.response(201, DataSourceSchema)
+    def post(self, data):
+        """Register a data source."""
+        source = service.create_data_source(data, api_user())
+        blp.set_etag(_etag_data(source))
+        return source
+
+
+@blp.route("/data-sources/<int:source_id>")
+class DataSourceById(MethodView):
+    @blp.etag
+    @blp.response(200, DataSourceSchema)
+    def get(self, source_id):
+        """Read one data source."""
+        authorize(api_user(), "data_source.read")
+        source = service.get_data_source(source_id)
+        blp.set_etag(_etag_data(source))
+        return source
+
+    @blp.etag
+    @blp.arguments(DataSourceUpdateSchema(partial=True))
+    @blp.response(200, DataSourceSchema)
+    def patch(self, data, source_id):
+        """Change a data source; send the ETag of your last GET as If-Match."""
+        user = api_user()
+        source = service.get_data_source(source_id)
+        authorize(user, "data_source.update", source)
+        blp.check_etag(_etag_data(source))
+        source = service.update_data_source(source, data, user)
+        blp.set_etag(_etag_data(source))
+        return source

@@ -1,0 +1,184 @@
+"""The catalog tables: pilots (AI use cases), data sources and who is on each pilot's team."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.auth.models import User
+from registry.catalog import vocabulary
+from registry.extensions import db
+
+pilot_team_members = Table(
+    "pilot_team_members",
+    db.metadata,
+    Column("pilot_id", ForeignKey("pilots.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+pilot_data_sources = Table(
+    "pilot_data_sources",
+    db.metadata,
+    Column("pilot_id", ForeignKey("pilots.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "data_source_id",
+        ForeignKey("data_sources.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+)
+
+
+class DataSource(db.Model):
+    """A data set or system a pilot draws on, with the sensitivity of what it holds."""
+
+    __tablename__ = "data_sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    system_of_record: Mapped[str | None] = mapped_column(String(200))
+    provenance_url: Mapped[str | None] = mapped_column(String(500))
+    retention: Mapped[str | None] = mapped_column(String(200))
+    contains_pii: Mapped[bool] = mapped_column(Boolean, default=False)
+    contains_phi: Mapped[bool] = mapped_column(Boolean, default=False)
+    contains_criminal_justice: Mapped[bool] = mapped_column(Boolean, default=False)
+    contains_federal_tax: Mapped[bool] = mapped_column(Boolean, default=False)
+    contains_demographics: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    pilots: Mapped[list[Pilot]] = relationship(
+        secondary=pilot_data_sources, back_populates="data_sources"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    SENSITIVITY_FLAGS = {
+        "contains_pii": "Personally identifiable information",
+        "contains_phi": "Protected health information",
+        "contains_criminal_justice": "Criminal justice information",
+        "contains_federal_tax": "Federal tax information",
+        "contains_demographics": "Demographic features",
+    }
+
+    @property
+    def sensitivity_flags(self) -> list[str]:
+        return [flag for flag in self.SENSITIVITY_FLAGS if getattr(self, flag)]
+
+    @property
+    def sensitivity_labels(self) -> list[str]:
+        return [self.SENSITIVITY_FLAGS[flag] for flag in self.sensitivity_flags]
+
+
+class Pilot(db.Model):
+    """An AI use case under oversight, with the OMB M-25-21 inventory fields."""
+
+    __tablename__ = "pilots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The inventory's own identifier (for example "DOJ-0357"), kept for imports and exports.
+    use_case_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    purpose: Mapped[str] = mapped_column(Text)
+    agency: Mapped[str] = mapped_column(String(100), index=True)
+    agency_name: Mapped[str | None] = mapped_column(String(200))
+    agency_bureau: Mapped[str | None] = mapped_column(String(300))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    owner_to_confirm: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    stage: Mapped[str] = mapped_column(String(20), index=True)
+    review_status: Mapped[str] = mapped_column(String(30), default="draft", index=True)
+    risk_tier: Mapped[str | None] = mapped_column(String(3), index=True)
+    risk_tier_source: Mapped[str | None] = mapped_column(String(20))
+    risk_tier_justification: Mapped[str | None] = mapped_column(Text)
+    next_review_at: Mapped[date | None] = mapped_column(Date, index=True)
+    retired_reason: Mapped[str | None] = mapped_column(Text)
+
+    # OMB 2025 inventory fields, under the data dictionary's names where one exists.
+    is_withheld: Mapped[str | None] = mapped_column(String(60))
+    is_high_impact: Mapped[str | None] = mapped_column(String(60), index=True)
+    hi_justification: Mapped[str | None] = mapped_column(Text)
+    topic_area: Mapped[str | None] = mapped_column(String(100))
+    classification: Mapped[str | None] = mapped_column(String(100))
+    benefits: Mapped[str | None] = mapped_column(Text)
+    system_outputs: Mapped[str | None] = mapped_column(Text)
+    operational_date: Mapped[str | None] = mapped_column(String(40))
+    contracting_usage: Mapped[str | None] = mapped_column(String(100))
+    vendor_name: Mapped[str | None] = mapped_column(String(300))
+    have_ato: Mapped[str | None] = mapped_column(String(10))
+    system_name_ato: Mapped[str | None] = mapped_column(String(300))
+    data_description: Mapped[str | None] = mapped_column(Text)
+    link_to_data: Mapped[str | None] = mapped_column(Text)
+    has_pii: Mapped[str | None] = mapped_column(String(10))
+    pia_url: Mapped[str | None] = mapped_column(Text)
+    demographic_features: Mapped[list[str]] = mapped_column(JSON, default=list)
+    has_custom_code: Mapped[str | None] = mapped_column(String(10))
+    code_url: Mapped[str | None] = mapped_column(Text)
+    hi_potential_impacts: Mapped[str | None] = mapped_column(Text)
+    # Values imported from an existing inventory that have no column of their own here
+    # (for example the hi_* answers an agency reported), kept so that exports round-trip.
+    inventory_extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    owner: Mapped[User] = relationship(foreign_keys=[owner_id], lazy="joined")
+    team_members: Mapped[list[User]] = relationship(secondary=pilot_team_members)
+    data_sources: Mapped[list[DataSource]] = relationship(
+        secondary=pilot_data_sources, back_populates="pilots", order_by=DataSource.name
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def owner_email(self) -> str:
+        return self.owner.email
+
+    @property
+    def data_source_ids(self) -> list[int]:
+        return [source.id for source in self.data_sources]
+
+    @property
+    def team_member_emails(self) -> list[str]:
+        return sorted(member.email for member in self.team_members)
+
+    @property
+    def development_stage(self) -> str:
+        return vocabulary.STAGE_TO_OMB[self.stage]
+
+    @property
+    def stage_label(self) -> str:
+        return vocabulary.STAGE_LABELS.get(self.stage, self.stage)
+
+    @property
+    def review_status_label(self) -> str:
+        return vocabulary.REVIEW_STATUS_LABELS.get(self.review_status, self.review_status)
+
+    def __repr__(self) -> str:
+        return f"<Pilot {self.id} {self.name!r}>"

@@ -1,0 +1,14 @@
+"""Mounts each domain's command group on the app."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    from registry.audit.cli import audit_cli
+    from registry.auth.cli import tokens_cli, users_cli
+    from registry.demo import seed_demo
+
+    for command in (users_cli, tokens_cli, audit_cli, seed_demo):
+        app.cli.add_command(command)

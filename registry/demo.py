@@ -1,0 +1,89 @@
+"""`seed-demo`: load a demo agency's users, data sources and pilots; safe to run twice."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from registry import audit
+from registry.auth import service as auth_service
+from registry.catalog import service as catalog_service
+from registry.catalog.models import DataSource, Pilot
+from registry.demo_data import AGENCY, AGENCY_NAME, DATA_SOURCES, PILOTS, USERS
+from registry.extensions import db
+
+# Hooks other domains append to, to seed their own demo records (policies, assessments...).
+SEED_STEPS: list = []
+
+
+def seed_users() -> dict:
+    users = {}
+    for spec in USERS:
+        user = auth_service.find_user(spec["email"])
+        if user is None:
+            user = auth_service.create_user(spec, actor=None)
+        users[spec["email"]] = user
+    return users
+
+
+def seed_data_sources(admin) -> dict[str, DataSource]:
+    sources = {}
+    for spec in DATA_SOURCES:
+        source = db.session.scalar(select(DataSource).where(DataSource.name == spec["name"]))
+        if source is None:
+            source = catalog_service.create_data_source(spec, admin)
+        sources[spec["name"]] = source
+    return sources
+
+
+def seed_pilots(users: dict, sources: dict[str, DataSource]) -> list[Pilot]:
+    pilots = []
+    for spec in PILOTS:
+        pilot = db.session.scalar(select(Pilot).where(Pilot.use_case_id == spec["use_case_id"]))
+        if pilot is None:
+            owner = users[spec["owner"]]
+            data = {
+                key: value
+                for key, value in spec.items()
+                if key not in {"owner", "team", "data_sources", "review_status", "HI_justification"}
+            }
+            data.update(
+                agency=AGENCY,
+                agency_name=AGENCY_NAME,
+                owner_email=owner.email,
+                team_member_emails=spec["team"],
+                data_source_ids=[sources[name].id for name in spec["data_sources"]],
+                hi_justification=spec.get("HI_justification"),
+            )
+            pilot = catalog_service.create_pilot(data, owner)
+            if spec["review_status"] != "draft":
+                # Demo history: these pilots were reviewed before the registry existed.
+                pilot.review_status = spec["review_status"]
+                audit.record(
+                    None,
+                    "seed_status",
+                    "pilot",
+                    pilot.id,
+                    {"review_status": {"before": "draft", "after": spec["review_status"]}},
+                )
+                db.session.commit()
+        pilots.append(pilot)
+    return pilots
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo() -> None:
+    """Load demo users, data sources and pilots (idempotent) and print the logins."""
+    users = seed_users()
+    admin = users["admin@demo.gov"]
+    sources = seed_data_sources(admin)
+    pilots = seed_pilots(users, sources)
+    for step in SEED_STEPS:
+        step(users=users, pilots=pilots)
+    click.echo(
+        f"demo data ready: {len(users)} users, {len(sources)} data sources, {len(pilots)} pilots"
+    )
+    for spec in USERS:
+        click.echo(f"login: {spec['role']} {spec['email']} {spec['password']}")

@@ -1,0 +1,26 @@
+"""The site's landing page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from registry.catalog.models import Pilot
+from registry.extensions import db
+
+bp = Blueprint("site", __name__)
+
+
+@bp.get("/")
+def home():
+    """Show the signed-in user's starting point, or invite them to sign in."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    counts = dict(
+        db.session.execute(
+            select(Pilot.review_status, func.count()).group_by(Pilot.review_status)
+        ).all()
+    )
+    total = sum(counts.values())
+    return render_template("home.html", counts=counts, total=total)

@@ -1,0 +1,183 @@
+"""Helpers shared by the HTML views: badges, labels, pagination links and form decoding."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from math import ceil
+from typing import Any
+
+from flask import Flask, request, url_for
+from flask_login import current_user
+
+from registry.auth.permissions import can
+from registry.catalog import vocabulary
+
+
+@dataclass(frozen=True)
+class Badge:
+    """A status shown as text and a shape, never by colour alone."""
+
+    text: str
+    css: str
+    symbol: str
+
+
+def tier_badge(tier: str | None, source: str | None = None) -> Badge:
+    if not tier:
+        return Badge("Tier not assessed", "badge badge-none", "○")
+    suffix = " (CAIO override)" if source == "override" else ""
+    symbols = {"I": "▁", "II": "▃", "III": "▅", "IV": "▇"}
+    return Badge(f"Tier {tier}{suffix}", f"badge badge-tier-{tier.lower()}", symbols.get(tier, ""))
+
+
+def status_badge(status: str) -> Badge:
+    symbols = {
+        "draft": "✎",
+        "submitted": "⧗",
+        "changes_requested": "↺",
+        "approved": "✓",
+        "approved_with_conditions": "✓*",
+        "rejected": "✗",
+    }
+    return Badge(
+        vocabulary.REVIEW_STATUS_LABELS.get(status, status),
+        f"badge badge-status-{status.replace('_', '-')}",
+        symbols.get(status, ""),
+    )
+
+
+def stage_badge(stage: str) -> Badge:
+    return Badge(vocabulary.STAGE_LABELS.get(stage, stage), "badge badge-stage", "")
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Page links that keep the current filters."""
+
+    page: int
+    page_size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, ceil(self.total / self.page_size))
+
+    @property
+    def first_item(self) -> int:
+        return 0 if self.total == 0 else (self.page - 1) * self.page_size + 1
+
+    @property
+    def last_item(self) -> int:
+        return min(self.total, self.page * self.page_size)
+
+    def url(self, page: int) -> str:
+        args = request.args.to_dict()
+        args["page"] = str(page)
+        return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+    @property
+    def previous_url(self) -> str | None:
+        return self.url(self.page - 1) if self.page > 1 else None
+
+    @property
+    def next_url(self) -> str | None:
+        return self.url(self.page + 1) if self.page < self.pages else None
+
+
+def page_args(default_size: int = 25) -> tuple[int, int]:
+    """The page and page size from the query string, clamped to sane values."""
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        page = 1
+    try:
+        size = min(100, max(1, int(request.args.get("page_size", default_size))))
+    except ValueError:
+        size = default_size
+    return page, size
+
+
+def form_to_payload(
+    form: Mapping[str, Any],
+    *,
+    text_fields: tuple[str, ...] = (),
+    list_fields: tuple[str, ...] = (),
+    int_list_fields: tuple[str, ...] = (),
+    bool_fields: tuple[str, ...] = (),
+    split_fields: tuple[str, ...] = (),
+    blank_is_none: bool = False,
+) -> dict[str, Any]:
+    """Turn a posted form into the payload the API schemas take."""
+    payload: dict[str, Any] = {}
+    for field in text_fields:
+        if field not in form:
+            continue
+        value = form.get(field, "").strip()
+        if value:
+            payload[field] = value
+        elif blank_is_none:
+            payload[field] = None
+    for field in list_fields:
+        payload[field] = [v for v in form.getlist(field) if v]
+    for field in int_list_fields:
+        values = []
+        for raw in form.getlist(field):
+            values.append(int(raw) if raw.isdigit() else raw)
+        payload[field] = values
+    for field in split_fields:
+        raw = form.get(field, "")
+        payload[field] = [
+            part.strip() for part in raw.replace(",", "\n").splitlines() if part.strip()
+        ]
+    for field in bool_fields:
+        payload[field] = form.get(field) in {"on", "true", "1", "yes"}
+    return payload
+
+
+def flatten_messages(errors: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Marshmallow's nested messages as one list of strings per top-level field."""
+    flat: dict[str, list[str]] = {}
+    for field, messages in errors.items():
+        if isinstance(messages, Mapping):
+            flat[field] = [
+                f"item {index}: {message}"
+                for index, inner in messages.items()
+                for message in (inner if isinstance(inner, list) else [inner])
+            ]
+        elif isinstance(messages, list):
+            flat[field] = [str(message) for message in messages]
+        else:
+            flat[field] = [str(messages)]
+    return flat
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    @app.context_processor
+    def template_globals() -> dict[str, Any]:
+        def allowed(action: str, target: Any = None) -> bool:
+            return can(current_user, action, target)
+
+        return {
+            "can": allowed,
+            "tier_badge": tier_badge,
+            "status_badge": status_badge,
+            "stage_badge": stage_badge,
+            "vocabulary": vocabulary,
+        }
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if not request.path.startswith("/api/v1/docs"):
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
+            )
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response

@@ -1,0 +1,177 @@
+"""Fixtures: a fresh app and database per test, on SQLite or PostgreSQL.
+
+`REGISTRY_TEST_ENGINE=postgresql` runs the suite on PostgreSQL at `TEST_DATABASE_URL`
+(default postgresql://postgres@127.0.0.1:5432/test). Outside CI a missing server skips the
+database tests with the reason printed; with CI=true it fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.factories import Factory
+
+ENGINE = os.environ.get("REGISTRY_TEST_ENGINE", "sqlite")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+BASE_CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key",
+    "WTF_CSRF_ENABLED": False,
+    # A cheap scrypt keeps the suite fast; production uses werkzeug's default cost.
+    "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
+    "TOKEN_LAST_USED_RESOLUTION_SECONDS": 0,
+}
+
+
+def pytest_report_header(config):
+    return f"registry test engine: {ENGINE}" + (
+        f" ({TEST_DATABASE_URL})" if ENGINE != "sqlite" else ""
+    )
+
+
+def service_missing(what: str, reason: str):
+    """Fail in CI, skip elsewhere, and say why either way."""
+    message = f"{what} is not reachable: {reason}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: tests that need it must run)")
+    pytest.skip(message)
+
+
+def pg_url() -> str:
+    from registry.config import normalise_database_url
+
+    return normalise_database_url(TEST_DATABASE_URL)
+
+
+def upgrade(database_uri: str, instance: Path) -> None:
+    from flask_migrate import upgrade as alembic_upgrade
+
+    from registry import create_app
+
+    app = create_app(
+        {
+            **BASE_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": database_uri,
+            "UPLOAD_FOLDER": str(instance / "uploads"),
+        }
+    )
+    with app.app_context():
+        alembic_upgrade()
+        from registry.extensions import db
+
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory):
+    """Migrate one database per session; tests get copies (SQLite) or truncations (PostgreSQL)."""
+    root = tmp_path_factory.mktemp("template")
+    if ENGINE == "sqlite":
+        path = root / "template.sqlite3"
+        upgrade(f"sqlite:///{path}", root)
+        return {"engine": "sqlite", "path": path}
+    try:
+        engine = sa.create_engine(pg_url(), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+        engine.dispose()
+    except sa.exc.OperationalError as error:
+        return {"engine": "postgresql", "error": str(error).splitlines()[0]}
+    upgrade(pg_url(), root)
+    engine = sa.create_engine(pg_url())
+    with engine.connect() as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                sa.text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
+            )
+        ]
+    engine.dispose()
+    return {"engine": "postgresql", "tables": tables}
+
+
+@pytest.fixture
+def database_uri(database_template, tmp_path):
+    if database_template["engine"] == "sqlite":
+        path = tmp_path / "registry.sqlite3"
+        shutil.copy(database_template["path"], path)
+        return f"sqlite:///{path}"
+    if "error" in database_template:
+        service_missing("PostgreSQL", database_template["error"])
+    engine = sa.create_engine(pg_url())
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "TRUNCATE "
+                + ", ".join(f'"{t}"' for t in database_template["tables"])
+                + " RESTART IDENTITY CASCADE"
+            )
+        )
+    engine.dispose()
+    return pg_url()
+
+
+@pytest.fixture
+def app(database_uri, tmp_path):
+    from registry import create_app
+    from registry.extensions import db
+
+    app = create_app(
+        {
+            **BASE_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": database_uri,
+            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        }
+    )
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def factory(app):
+    with app.app_context():
+        yield Factory(app)
+
+
+@pytest.fixture
+def login(client, factory):
+    """Sign a browser client in as a user of the given role; returns the user."""
+
+    def sign_in(role: str = "team", user=None):
+        user = user or factory.user(role)
+        response = client.post("/login", data={"email": user.email, "password": factory.PASSWORD})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return user
+
+    return sign_in
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "database_uri" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)

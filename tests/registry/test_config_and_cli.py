@@ -1,0 +1,150 @@
+"""Configuration rules and the command line."""
+
+import pytest
+from sqlalchemy import func, select
+
+from registry import config, create_app
+from registry.audit.service import verify_stored_chain
+from registry.auth.models import User
+from registry.catalog.models import DataSource, Pilot
+from registry.extensions import db
+
+
+def test_production_refuses_the_default_secret_key():
+    with pytest.raises(config.InsecureConfiguration):
+        create_app({"REGISTRY_ENV": "production", "SECRET_KEY": config.DEFAULT_SECRET_KEY})
+    app = create_app({"REGISTRY_ENV": "production", "SECRET_KEY": "a-long-random-production-key"})
+    assert app.config["SECRET_KEY"] == "a-long-random-production-key"
+
+
+def test_database_url_switches_to_psycopg3():
+    assert config.normalise_database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert config.normalise_database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    found = config.from_environment(
+        {"DATABASE_URL": "postgresql://u@h/db", "MAX_UPLOAD_BYTES": "10"}
+    )
+    assert found["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
+    assert found["MAX_UPLOAD_BYTES"] == 10
+
+
+def test_default_database_is_sqlite_in_instance(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    app = create_app({"SECRET_KEY": "x"})
+    assert (
+        app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{app.instance_path}/registry.sqlite3"
+    )
+
+
+def test_users_create_and_tokens_create(runner, app):
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "Ana@Agency.gov",
+            "--name",
+            "Ana Diaz",
+            "--role",
+            "caio",
+            "--password",
+            "a-good-long-password",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["tokens", "create", "ana@agency.gov", "--name", "laptop"])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    assert token.startswith("air_")
+    response = app.test_client().get("/api/v1/audit", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            [
+                "users",
+                "create",
+                "not-an-email",
+                "--name",
+                "X",
+                "--role",
+                "team",
+                "--password",
+                "a-good-long-password",
+            ],
+            "email",
+        ),
+        (
+            [
+                "users",
+                "create",
+                "x@agency.gov",
+                "--name",
+                "X",
+                "--role",
+                "team",
+                "--password",
+                "short",
+            ],
+            "password",
+        ),
+        (
+            [
+                "users",
+                "create",
+                "x@agency.gov",
+                "--name",
+                "X",
+                "--role",
+                "team",
+                "--password",
+                "password12345",
+            ],
+            "common",
+        ),
+        (["tokens", "create", "ghost@agency.gov"], "no user"),
+    ],
+)
+def test_cli_rejects_bad_input_with_a_message(runner, app, args, message):
+    result = runner.invoke(args=args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_seed_demo_is_idempotent_and_prints_logins(runner, app):
+    first = runner.invoke(args=["seed-demo"])
+    assert first.exit_code == 0, first.output
+    logins = [line for line in first.output.splitlines() if line.startswith("login: ")]
+    assert {line.split()[1] for line in logins} == {"admin", "caio", "board", "team"}
+    with app.app_context():
+        counts = (
+            db.session.scalar(select(func.count()).select_from(User)),
+            db.session.scalar(select(func.count()).select_from(Pilot)),
+            db.session.scalar(select(func.count()).select_from(DataSource)),
+        )
+        assert counts[1] >= 12
+    second = runner.invoke(args=["seed-demo"])
+    assert second.exit_code == 0
+    with app.app_context():
+        assert counts == (
+            db.session.scalar(select(func.count()).select_from(User)),
+            db.session.scalar(select(func.count()).select_from(Pilot)),
+            db.session.scalar(select(func.count()).select_from(DataSource)),
+        )
+        assert verify_stored_chain().ok
+    # The printed logins work.
+    role, email, password = logins[0].split()[1:4]
+    client = app.test_client()
+    assert client.post("/login", data={"email": email, "password": password}).status_code == 302
+
+
+def test_health_reports_503_when_the_database_is_gone(tmp_path):
+    app = create_app(
+        {
+            "SECRET_KEY": "x",
+            "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        }
+    )
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503 and response.get_json()["status"] == "unavailable"

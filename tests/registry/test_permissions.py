@@ -1,0 +1,177 @@
+"""The API permission matrix: every route, every role, and anonymous."""
+
+import re
+
+import pytest
+
+from registry.extensions import db
+
+ROLES = ("admin", "caio", "board", "member", "other_team", "anonymous")
+
+# (method, path, body, {role: expected status}); {pilot} and {source} belong to `member`.
+MATRIX = [
+    (
+        "GET",
+        "/api/v1/pilots",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/pilots",
+        "new_pilot",
+        dict(admin=201, caio=201, board=403, member=201, other_team=201, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/pilots/{pilot}",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+    ),
+    (
+        "PATCH",
+        "/api/v1/pilots/{pilot}",
+        {"name": "Renamed"},
+        dict(admin=200, caio=403, board=403, member=200, other_team=403, anonymous=401),
+    ),
+    (
+        "DELETE",
+        "/api/v1/pilots/{pilot}",
+        None,
+        dict(admin=204, caio=403, board=403, member=204, other_team=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/data-sources",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/data-sources",
+        {"name": "New source"},
+        dict(admin=201, caio=201, board=403, member=201, other_team=201, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/data-sources/{source}",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+    ),
+    (
+        "PATCH",
+        "/api/v1/data-sources/{source}",
+        {"description": "Updated"},
+        dict(admin=200, caio=200, board=403, member=200, other_team=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/audit",
+        None,
+        dict(admin=200, caio=200, board=200, member=403, other_team=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/openapi.json",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200),
+    ),
+    (
+        "GET",
+        "/api/v1/docs",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200),
+    ),
+]
+
+CASES = [
+    pytest.param(method, path, body, role, expected[role], id=f"{method} {path} as {role}")
+    for method, path, body, expected in MATRIX
+    for role in ROLES
+]
+
+
+@pytest.fixture
+def world(factory):
+    users = {role: factory.user(role) for role in ("admin", "caio", "board")}
+    users["member"] = factory.user("team")
+    users["other_team"] = factory.user("team")
+    pilot = factory.pilot(users["member"])
+    source = factory.data_source(users["member"])
+    tokens = {role: factory.token(user) for role, user in users.items()}
+    return {"users": users, "pilot": pilot.id, "source": source.id, "tokens": tokens}
+
+
+@pytest.mark.parametrize(("method", "path", "body", "role", "expected"), CASES)
+def test_permission_matrix(client, world, method, path, body, role, expected):
+    url = path.format(pilot=world["pilot"], source=world["source"])
+    headers = {}
+    if role != "anonymous":
+        headers["Authorization"] = f"Bearer {world['tokens'][role]}"
+        if method == "PATCH":
+            etag = client.get(url, headers=headers).headers.get("ETag")
+            headers["If-Match"] = etag
+    if body == "new_pilot":
+        body = {
+            "name": "Another pilot",
+            "purpose": "Testing permissions.",
+            "agency": "MCG",
+            "owner_email": world["users"]["member"].email,
+            "stage": "pre_deployment",
+        }
+    response = client.open(url, method=method, json=body, headers=headers)
+    assert response.status_code == expected, response.get_data(as_text=True)[:300]
+    if path.startswith("/api/") and not path.endswith("/docs"):
+        assert response.status_code == 204 or response.is_json
+
+
+def test_matrix_covers_every_api_route(app):
+    def shape(path):
+        return re.sub(r"<[^>]+>|\{[^}]+\}", "{}", path)
+
+    covered = {(method, shape(path)) for method, path, _, _ in MATRIX}
+    missing = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            if (method, shape(rule.rule)) not in covered:
+                missing.append(f"{method} {rule.rule}")
+    assert not missing, f"routes missing from the permission matrix: {missing}"
+
+
+def test_bad_expired_and_revoked_tokens_get_401(client, factory):
+    from datetime import UTC, datetime, timedelta
+
+    from registry.auth.models import ApiToken
+
+    user = factory.user("team")
+    assert client.get("/api/v1/pilots", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.get("/api/v1/pilots", headers={"Authorization": "Basic abc"}).status_code == 401
+    token = factory.token(user)
+    row = db.session.query(ApiToken).one()
+    row.expires_at = datetime.now(UTC) - timedelta(minutes=1)
+    db.session.commit()
+    assert (
+        client.get("/api/v1/pilots", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 401
+    )
+    row.expires_at = None
+    row.revoked_at = datetime.now(UTC)
+    db.session.commit()
+    response = client.get("/api/v1/pilots", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401 and "revoked" in response.get_json()["message"]
+
+
+def test_session_cookie_does_not_authenticate_the_api(client, login):
+    login("admin")
+    assert client.get("/api/v1/pilots").status_code == 401
+
+
+def test_tokens_are_stored_only_as_hashes(factory):
+    from registry.auth.models import ApiToken
+
+    user = factory.user("team")
+    clear = factory.token(user)
+    stored = db.session.query(ApiToken).one()
+    assert clear not in (stored.token_hash, stored.prefix) and len(stored.token_hash) == 64
