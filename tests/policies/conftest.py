@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+
 @pytest.fixture(scope="session")
 def policy() -> dict[str, Any]:
     """The validated shipped library; tests must not mutate it."""
