@@ -18,6 +18,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     configure(app, config)
     configure_logger(app)
     register_extensions(app)
+    register_hooks(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -72,7 +73,29 @@ def register_extensions(app: Flask) -> None:
     api.init_app(app)
 
 
+def register_hooks(app: Flask) -> None:
+    """The places where later domains plug into the core's pages and commands."""
+    from assessments import demo as assessments_demo
+    from assessments.views import pilot_panel
+    from policies.store import install_library
+
+    app.extensions["registry"] = {
+        # Callables taking a pilot and returning a template context for a pilot-page section.
+        "pilot_panels": [pilot_panel],
+        # Callables run by `seed-demo` after the core's users, data sources and pilots.
+        "seed_steps": [lambda **_: install_library(), assessments_demo.seed],
+        # Extra navigation links: endpoint, label and the permission that shows them.
+        "nav": [
+            {"endpoint": "policies.policy_list", "label": "Policies", "action": "policy.read"},
+        ],
+    }
+
+
 def register_blueprints(app: Flask) -> None:
+    from assessments.api import blp as assessments_api
+    from assessments.views import bp as assessments_views
+    from policies.api import blp as policies_api
+    from policies.views import bp as policies_views
     from registry.audit.api import blp as audit_api
     from registry.auth.api_auth import authenticate_api_request
     from registry.auth.views import bp as auth_views
@@ -83,10 +106,17 @@ def register_blueprints(app: Flask) -> None:
     from registry.views import bp as site_views
 
     app.before_request(authenticate_api_request)
-    for blueprint in (catalog_api, audit_api):
+    for blueprint in (catalog_api, audit_api, policies_api, assessments_api):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
-    for blueprint in (site_views, auth_views, catalog_views, health):
+    for blueprint in (
+        site_views,
+        auth_views,
+        catalog_views,
+        policies_views,
+        assessments_views,
+        health,
+    ):
         app.register_blueprint(blueprint)
     csrf.exempt(health)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
@@ -12,9 +13,6 @@ from registry.catalog import service as catalog_service
 from registry.catalog.models import DataSource, Pilot
 from registry.demo_data import AGENCY, AGENCY_NAME, DATA_SOURCES, PILOTS, USERS
 from registry.extensions import db
-
-# Hooks other domains append to, to seed their own demo records (policies, assessments...).
-SEED_STEPS: list = []
 
 
 def seed_users() -> dict:
@@ -80,7 +78,8 @@ def seed_demo() -> None:
     admin = users["admin@demo.gov"]
     sources = seed_data_sources(admin)
     pilots = seed_pilots(users, sources)
-    for step in SEED_STEPS:
+    # Other domains seed their own demo records; create_app lists their steps.
+    for step in current_app.extensions["registry"]["seed_steps"]:
         step(users=users, pilots=pilots)
     click.echo(
         f"demo data ready: {len(users)} users, {len(sources)} data sources, {len(pilots)} pilots"

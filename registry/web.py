@@ -167,6 +167,7 @@ def init_app(app: Flask) -> None:
             "status_badge": status_badge,
             "stage_badge": stage_badge,
             "vocabulary": vocabulary,
+            "extra_nav_items": app.extensions["registry"]["nav"],
         }
 
     @app.after_request

@@ -51,3 +51,35 @@ class Factory:
         }
         data.update(fields)
         return catalog_service.create_pilot(data, owner)
+
+    def evidence(
+        self, pilot, actor, *, kind="pia", content=b"Privacy impact assessment\n", name="pia.txt"
+    ):
+        import io
+
+        from werkzeug.datastructures import FileStorage
+
+        from assessments import service as assessments
+
+        upload = FileStorage(stream=io.BytesIO(content), filename=name)
+        return assessments.add_evidence(
+            pilot, upload, kind=kind, item_id=None, title=None, actor=actor
+        )
+
+
+def complete_answers(questionnaire: dict, pick: str = "lowest") -> dict:
+    """Answers to every question that ends up visible, picking the lowest or highest weight."""
+    import policies
+
+    answers: dict = {}
+    for question in questionnaire["questions"]:
+        visible = {q["id"] for q in policies.visible_questions(questionnaire, answers)}
+        if question["id"] not in visible:
+            continue
+        choices = sorted(question["choices"], key=lambda c: c["weight"])
+        if question.get("multiple"):
+            chosen = [c["value"] for c in choices if not c.get("exclusive")]
+            answers[question["id"]] = chosen[:1] if pick == "lowest" else chosen[-2:]
+        else:
+            answers[question["id"]] = (choices[0] if pick == "lowest" else choices[-1])["value"]
+    return answers

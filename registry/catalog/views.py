@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
@@ -163,7 +163,7 @@ def pilot_detail(pilot_id: int):
     """Show everything the registry knows about a pilot."""
     authorize(current_user, "pilot.read")
     pilot = service.get_pilot(pilot_id)
-    panels = [panel(pilot) for panel in PILOT_PANELS]
+    panels = [panel(pilot) for panel in current_app.extensions["registry"]["pilot_panels"]]
     return render_template(
         "catalog/pilot_detail.html", pilot=pilot, panels=[p for p in panels if p]
     )
@@ -289,8 +289,3 @@ def data_source_edit(source_id: int):
     return render_template(
         "catalog/data_source_form.html", form=payload, errors=errors, source=source
     ), 422
-
-
-# Other domains add panels to the pilot page (compliance, bias checks, decisions) by
-# appending a callable that takes the pilot and returns a dict for the template, or None.
-PILOT_PANELS: list = []

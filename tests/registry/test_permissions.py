@@ -1,5 +1,6 @@
 """The API permission matrix: every route, every role, and anonymous."""
 
+import io
 import re
 
 import pytest
@@ -10,6 +11,108 @@ ROLES = ("admin", "caio", "board", "member", "other_team", "anonymous")
 
 # (method, path, body, {role: expected status}); {pilot} and {source} belong to `member`.
 MATRIX = [
+    (
+        "GET",
+        "/api/v1/questionnaire",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/pilots/{pilot}/impact-assessments",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/pilots/{pilot}/impact-assessments",
+        "answers",
+        dict(admin=201, caio=403, board=403, member=201, other_team=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/impact-assessments/{assessment}",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/pilots/{pilot}/risk-tier-override",
+        {"risk_tier": "III", "justification": "Affects access to housing benefits."},
+        dict(admin=403, caio=200, board=403, member=403, other_team=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/pilots/{pilot}/compliance",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/pilots/{pilot}/evidence",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/pilots/{pilot}/evidence",
+        "evidence",
+        dict(admin=201, caio=403, board=403, member=201, other_team=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/evidence/{evidence}/download",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/policies",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/policies",
+        "policy",
+        dict(admin=201, caio=403, board=403, member=403, other_team=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/policies/active",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/policies/{policy}",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+    ),
+    (
+        "PUT",
+        "/api/v1/policies/{policy}",
+        "policy",
+        dict(admin=200, caio=403, board=403, member=403, other_team=403, anonymous=401),
+    ),
+    (
+        "DELETE",
+        "/api/v1/policies/{policy}",
+        None,
+        dict(admin=204, caio=403, board=403, member=403, other_team=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/policies/{policy}/diff",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/policies/{policy}/publish",
+        None,
+        dict(admin=200, caio=403, board=403, member=403, other_team=403, anonymous=401),
+    ),
     (
         "GET",
         "/api/v1/pilots",
@@ -91,20 +194,47 @@ CASES = [
 ]
 
 
+def policy_body(version: str) -> str:
+    from policies import library_yaml
+
+    return library_yaml().replace("version: 1.0.0", f"version: {version}", 1)
+
+
 @pytest.fixture
 def world(factory):
+    from assessments import service as assessments
+    from policies import store
+    from tests.factories import complete_answers
+
     users = {role: factory.user(role) for role in ("admin", "caio", "board")}
     users["member"] = factory.user("team")
     users["other_team"] = factory.user("team")
     pilot = factory.pilot(users["member"])
     source = factory.data_source(users["member"])
+    _, questionnaire = assessments.questionnaire()
+    answers = complete_answers(questionnaire)
+    assessment = assessments.assess(pilot, answers, users["member"])
+    draft = store.create_draft(policy_body("9.0.0"), users["admin"])
+    evidence = factory.evidence(pilot, users["member"])
     tokens = {role: factory.token(user) for role, user in users.items()}
-    return {"users": users, "pilot": pilot.id, "source": source.id, "tokens": tokens}
+    return {
+        "users": users,
+        "pilot": pilot.id,
+        "source": source.id,
+        "tokens": tokens,
+        "assessment": assessment.id,
+        "policy": draft.id,
+        "evidence": evidence.id,
+        "answers": answers,
+    }
 
 
 @pytest.mark.parametrize(("method", "path", "body", "role", "expected"), CASES)
 def test_permission_matrix(client, world, method, path, body, role, expected):
-    url = path.format(pilot=world["pilot"], source=world["source"])
+    url = path.format(
+        **{k: world[k] for k in ("pilot", "source", "assessment", "policy", "evidence")}
+    )
+    data = None
     headers = {}
     if role != "anonymous":
         headers["Authorization"] = f"Bearer {world['tokens'][role]}"
@@ -119,9 +249,22 @@ def test_permission_matrix(client, world, method, path, body, role, expected):
             "owner_email": world["users"]["member"].email,
             "stage": "pre_deployment",
         }
-    response = client.open(url, method=method, json=body, headers=headers)
+    if body == "answers":
+        body = {"answers": world["answers"]}
+    elif body == "policy":
+        body = {"body": policy_body("9.1.0")}
+    elif body == "evidence":
+        body, data = (
+            None,
+            {"kind": "pia", "file": (io.BytesIO(b"Privacy impact assessment\n"), "pia.txt")},
+        )
+    if data is not None:
+        response = client.open(url, method=method, data=data, headers=headers)
+    else:
+        response = client.open(url, method=method, json=body, headers=headers)
+    response.close()
     assert response.status_code == expected, response.get_data(as_text=True)[:300]
-    if path.startswith("/api/") and not path.endswith("/docs"):
+    if path.startswith("/api/") and not path.endswith(("/docs", "/download")):
         assert response.status_code == 204 or response.is_json
 
 

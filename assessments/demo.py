@@ -1,0 +1,58 @@
+"""Demo impact assessments and evidence for `seed-demo`."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from werkzeug.datastructures import FileStorage
+
+import policies
+from assessments import service
+
+PROFILE = {"High-impact": 1.0, "Presumed High-Impact, but Not High-impact": 0.5}
+
+DEMO_EVIDENCE = {
+    "MCG-001": [
+        ("pia", "Permit chatbot privacy impact assessment.\nNo PII is stored beyond the session.\n")
+    ],
+    "MCG-003": [
+        ("pia", "Benefits pre-screener PIA, approved by the privacy office on 2026-02-10.\n"),
+        ("human_oversight_plan", "Caseworkers confirm every outreach list before contact.\n"),
+    ],
+    "MCG-004": [
+        ("independent_review", "Independent validation by the state university, 2026-05.\n")
+    ],
+}
+
+
+def answers_for(questionnaire: dict[str, Any], intensity: float) -> dict[str, Any]:
+    """Answers whose weights sit at `intensity` (0 lowest, 1 highest) of each question's range."""
+    answers: dict[str, Any] = {}
+    for question in questionnaire["questions"]:
+        visible = {q["id"] for q in policies.visible_questions(questionnaire, answers)}
+        if question["id"] not in visible:
+            continue
+        choices = sorted(question["choices"], key=lambda c: c["weight"])
+        if question["kind"] == "mitigation":
+            # Demo teams have done most of their homework.
+            pick = choices[-1] if intensity < 1 else choices[len(choices) // 2]
+        else:
+            pick = choices[round(intensity * (len(choices) - 1))]
+        answers[question["id"]] = [pick["value"]] if question.get("multiple") else pick["value"]
+    return answers
+
+
+def seed(*, users, pilots) -> None:
+    _, questionnaire = service.questionnaire()
+    for pilot in pilots:
+        owner = pilot.owner
+        if service.latest_assessment(pilot) is None:
+            intensity = PROFILE.get(pilot.is_high_impact or "", 0.0)
+            service.assess(pilot, answers_for(questionnaire, intensity), owner)
+        if not service.evidence_for(pilot):
+            for kind, text in DEMO_EVIDENCE.get(pilot.use_case_id or "", []):
+                upload = FileStorage(stream=io.BytesIO(text.encode()), filename=f"{kind}.txt")
+                service.add_evidence(
+                    pilot, upload, kind=kind, item_id=None, title=None, actor=owner
+                )

@@ -1,0 +1,58 @@
+"""Assessment tables: impact assessments and evidence files."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.auth.models import User
+from registry.extensions import db
+
+
+class ImpactAssessment(db.Model):
+    """One completed impact questionnaire and its score; re-answering adds a new one."""
+
+    __tablename__ = "impact_assessments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilots.id", ondelete="CASCADE"), index=True)
+    policy_version_id: Mapped[int] = mapped_column(ForeignKey("policy_versions.id"))
+    policy_version_label: Mapped[str] = mapped_column(String(260))
+    questionnaire_version: Mapped[str] = mapped_column(String(40))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    raw_score: Mapped[int] = mapped_column(Integer)
+    max_raw_score: Mapped[int] = mapped_column(Integer)
+    mitigation_score: Mapped[int] = mapped_column(Integer)
+    max_mitigation_score: Mapped[int] = mapped_column(Integer)
+    mitigation_applied: Mapped[bool] = mapped_column(default=False)
+    current_score: Mapped[float] = mapped_column(Float)
+    impact_level: Mapped[str] = mapped_column(String(3))
+    breakdown: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    created_by: Mapped[User | None] = relationship()
+
+
+class Evidence(db.Model):
+    """A file attached to a pilot as evidence for a checklist item; stored by sha256."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilots.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    item_id: Mapped[str | None] = mapped_column(String(80))
+    title: Mapped[str | None] = mapped_column(String(300))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    media_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(Integer)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    uploaded_by: Mapped[User | None] = relationship()

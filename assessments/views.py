@@ -1,0 +1,160 @@
+"""HTML pages for the questionnaire, assessment results, evidence and the pilot's checklist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from assessments import service
+from assessments.api import evidence_response
+from policies import store
+from registry.auth.permissions import authorize, can
+from registry.catalog import service as catalog
+from registry.catalog.vocabulary import RISK_TIERS
+from registry.errors import ValidationFailed
+
+bp = Blueprint("assessments", __name__, template_folder="templates")
+
+
+def _answers_from_form(questionnaire: dict[str, Any]) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    for question in questionnaire["questions"]:
+        qid = question["id"]
+        if question.get("multiple"):
+            values = [v for v in request.form.getlist(qid) if v]
+            if values:
+                answers[qid] = values
+        elif request.form.get(qid):
+            answers[qid] = request.form[qid]
+    return answers
+
+
+@bp.route("/pilots/<int:pilot_id>/questionnaire", methods=["GET", "POST"])
+@login_required
+def questionnaire(pilot_id: int):
+    """Answer the impact questionnaire; without JavaScript, 'Update questions' re-renders it."""
+    pilot = catalog.get_pilot(pilot_id)
+    authorize(current_user, "pilot.assess", pilot)
+    version, questionnaire_doc = service.questionnaire()
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        answers = _answers_from_form(questionnaire_doc)
+        if request.form.get("action") == "submit":
+            try:
+                assessment = service.assess(pilot, answers, current_user)
+            except ValidationFailed as error:
+                errors = error.errors
+            else:
+                flash(f"Assessment saved: impact level {assessment.impact_level}.", "success")
+                return redirect(
+                    url_for("assessments.assessment_result", assessment_id=assessment.id)
+                )
+    else:
+        latest = service.latest_assessment(pilot)
+        answers = dict(latest.answers) if latest else {}
+    areas = service.questions_by_area(questionnaire_doc, answers)
+    status = 422 if errors else 200
+    return render_template(
+        "assessments/questionnaire.html",
+        pilot=pilot,
+        areas=areas,
+        answers=answers,
+        errors=errors,
+        questionnaire=questionnaire_doc,
+        policy_version=version,
+    ), status
+
+
+@bp.get("/assessments/<int:assessment_id>")
+@login_required
+def assessment_result(assessment_id: int):
+    """Show an assessment's scores, level and per-area breakdown."""
+    authorize(current_user, "pilot.read")
+    assessment = service.get_assessment(assessment_id)
+    pilot = catalog.get_pilot(assessment.pilot_id)
+    rows = []
+    for area in assessment.breakdown:
+        share = (area["raw"] / area["max_raw"]) if area["max_raw"] else 0
+        rows.append({**area, "percent": round(100 * share)})
+    threshold = assessment.max_raw_score
+    bands = [("I", 0, 25), ("II", 25, 50), ("III", 50, 75), ("IV", 75, 100)]
+    return render_template(
+        "assessments/result.html",
+        assessment=assessment,
+        pilot=pilot,
+        rows=rows,
+        bands=bands,
+        percent=round(100 * assessment.current_score / threshold) if threshold else 0,
+    )
+
+
+@bp.post("/pilots/<int:pilot_id>/evidence")
+@login_required
+def upload_evidence(pilot_id: int):
+    """Attach an evidence file to a pilot."""
+    pilot = catalog.get_pilot(pilot_id)
+    try:
+        evidence = service.add_evidence(
+            pilot,
+            request.files.get("file"),
+            kind=request.form.get("kind", ""),
+            item_id=request.form.get("item_id"),
+            title=request.form.get("title"),
+            actor=current_user,
+        )
+    except ValidationFailed as error:
+        for field, messages in error.errors.items():
+            for message in messages:
+                flash(f"Evidence not saved — {field}: {message}", "error")
+        return redirect(
+            url_for("catalog.pilot_detail", pilot_id=pilot.id, _anchor="evidence-heading")
+        )
+    flash(f"Attached {evidence.filename} ({evidence.media_type}).", "success")
+    return redirect(url_for("catalog.pilot_detail", pilot_id=pilot.id, _anchor="evidence-heading"))
+
+
+@bp.get("/evidence/<int:evidence_id>/download")
+@login_required
+def download_evidence(evidence_id: int):
+    """Download an evidence file as an attachment."""
+    authorize(current_user, "pilot.read")
+    return evidence_response(service.get_evidence(evidence_id))
+
+
+@bp.post("/pilots/<int:pilot_id>/risk-tier-override")
+@login_required
+def override_tier(pilot_id: int):
+    """A CAIO overrides (or clears the override of) a pilot's risk tier."""
+    pilot = catalog.get_pilot(pilot_id)
+    tier = request.form.get("risk_tier") or None
+    try:
+        service.override_tier(pilot, tier, request.form.get("justification", ""), current_user)
+    except ValidationFailed as error:
+        for field, messages in error.errors.items():
+            for message in messages:
+                flash(f"Override not saved — {field}: {message}", "error")
+    else:
+        flash("Risk tier override saved." if tier else "Override cleared.", "success")
+    return redirect(url_for("catalog.pilot_detail", pilot_id=pilot.id))
+
+
+def pilot_panel(pilot) -> dict[str, Any]:
+    """The assessment, checklist and evidence sections of a pilot's page."""
+    version, checklist = service.compliance(pilot)
+    _, document = store.active_policy()
+    return {
+        "template": "assessments/pilot_panel.html",
+        "checklist": checklist,
+        "policy_version": version,
+        "latest_assessment": service.latest_assessment(pilot),
+        "assessment_count": len(service.assessments_for(pilot)),
+        "evidence": service.evidence_for(pilot),
+        "evidence_kinds": document["evidence_kinds"],
+        "checklist_items": service.checklist_item_ids(document),
+        "can_upload": can(current_user, "pilot.upload", pilot),
+        "can_assess": can(current_user, "pilot.assess", pilot),
+        "can_override": can(current_user, "pilot.override_tier", pilot),
+        "tiers": RISK_TIERS,
+    }

@@ -1,0 +1,85 @@
+"""Policy administration pages: list versions, upload a draft, read its diff, publish."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from policies import store
+from registry.auth.permissions import authorize
+from registry.errors import ValidationFailed
+
+bp = Blueprint("policies", __name__, template_folder="templates")
+
+
+@bp.get("/admin/policies")
+@login_required
+def policy_list():
+    """List policy versions."""
+    authorize(current_user, "policy.read")
+    active = store.active_version()
+    return render_template("policies/list.html", versions=store.list_versions(), active=active)
+
+
+def _posted_body() -> str:
+    upload = request.files.get("file")
+    if upload and upload.filename:
+        raw = upload.read(1_000_001)
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ValidationFailed(
+                "The file is not UTF-8 text.", {"body": ["The file is not UTF-8 text."]}
+            ) from None
+    return request.form.get("body", "")
+
+
+@bp.route("/admin/policies/new", methods=["GET", "POST"])
+@login_required
+def policy_new():
+    """Upload a draft policy version."""
+    authorize(current_user, "policy.manage")
+    body = request.form.get("body") or (
+        store.active_version().body if request.method == "GET" else ""
+    )
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            body = _posted_body()
+            draft = store.create_draft(body, current_user, notes=request.form.get("notes") or None)
+        except ValidationFailed as error:
+            errors = error.errors
+        else:
+            flash(f"Saved draft {draft.label}. Review the diff, then publish.", "success")
+            return redirect(url_for("policies.policy_detail", version_id=draft.id))
+    return render_template("policies/new.html", body=body, errors=errors), (422 if errors else 200)
+
+
+@bp.get("/admin/policies/<int:version_id>")
+@login_required
+def policy_detail(version_id: int):
+    """Show a version, its diff against the active version, and (for drafts) publish."""
+    authorize(current_user, "policy.read")
+    version = store.get_version(version_id)
+    diff = store.diff_against_active(version)
+    lines = [
+        {
+            "text": line,
+            "css": "diff-add"
+            if line.startswith("+") and not line.startswith("+++")
+            else "diff-del"
+            if line.startswith("-") and not line.startswith("---")
+            else "",
+        }
+        for line in diff["diff"].splitlines()
+    ]
+    return render_template("policies/detail.html", version=version, diff=diff, lines=lines)
+
+
+@bp.post("/admin/policies/<int:version_id>/publish")
+@login_required
+def policy_publish(version_id: int):
+    """Publish a draft; it becomes the active policy and can never change again."""
+    version = store.publish(store.get_version(version_id), current_user)
+    flash(f"Published {version.label}; it is now the active policy.", "success")
+    return redirect(url_for("policies.policy_detail", version_id=version.id))
