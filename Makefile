@@ -42,7 +42,7 @@ lint: $(STAMP)
 test: setup lint test-sqlite test-postgresql
 
 test-sqlite: $(STAMP)
-	REGISTRY_TEST_ENGINE=sqlite $(BIN)/pytest $(PYTEST_ARGS)
+	REGISTRY_TEST_ENGINE=sqlite $(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 # Runs the database tests again on PostgreSQL. Outside CI a missing server is skipped with
 # the reason printed; with CI=true it is a failure.

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import request, send_file
+from flask import request, send_file, url_for
 from flask.views import MethodView
 
-from assessments import schemas, service
+from assessments import bias_checks, schemas, service
 from registry.api_base import RegistryBlueprint as Blueprint
 from registry.auth.api_auth import api_user
 from registry.auth.permissions import authorize
@@ -132,3 +132,50 @@ def evidence_response(evidence):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
+
+
+@blp.route("/pilots/<int:pilot_id>/bias-checks")
+class PilotBiasChecks(MethodView):
+    @blp.response(200, schemas.BiasCheckSchema(many=True))
+    def get(self, pilot_id):
+        """A pilot's bias checks, newest first."""
+        authorize(api_user(), "pilot.read")
+        return bias_checks.for_pilot(catalog.get_pilot(pilot_id))
+
+    @blp.arguments(schemas.BiasCheckFormSchema, location="form")
+    @blp.arguments(schemas.BiasCheckFileSchema, location="files")
+    @blp.response(201, schemas.BiasCheckSchema)
+    @blp.alt_response(202, schema=schemas.BiasCheckSchema, description="Queued; poll the Location.")
+    @blp.alt_response(413, description="The file is larger than MAX_UPLOAD_BYTES.")
+    @blp.alt_response(422, description="`errors` names the column, line or row at fault.")
+    def post(self, form, files, pilot_id):
+        """Upload model outputs (CSV or Parquet) and check them for bias against the policy."""
+        form["sensitive_features"] = request.form.getlist("sensitive_features")
+        check = bias_checks.create(
+            catalog.get_pilot(pilot_id),
+            files.get("file") or request.files.get("file"),
+            form,
+            api_user(),
+        )
+        if check.status in ("queued", "running"):
+            location = url_for("assessments_api.BiasCheckById", check_id=check.id)
+            return check, 202, {"Location": location}
+        return check
+
+
+@blp.route("/bias-checks/<int:check_id>")
+class BiasCheckById(MethodView):
+    @blp.response(200, schemas.BiasCheckSchema)
+    def get(self, check_id):
+        """One bias check: its state, its results and its verdict."""
+        authorize(api_user(), "pilot.read")
+        return bias_checks.get(check_id)
+
+
+@blp.route("/bias-checks/<int:check_id>/rerun")
+class BiasCheckRerun(MethodView):
+    @blp.response(202, schemas.BiasCheckSchema)
+    @blp.alt_response(409, description="Only failed checks can be re-run.")
+    def post(self, check_id):
+        """Queue a failed check again."""
+        return bias_checks.rerun(bias_checks.get(check_id), api_user())

@@ -56,3 +56,45 @@ class Evidence(db.Model):
     notes: Mapped[str | None] = mapped_column(Text)
 
     uploaded_by: Mapped[User | None] = relationship()
+
+
+class BiasCheck(db.Model):
+    """A fairness check of uploaded model outputs: the upload, the job state and the results."""
+
+    __tablename__ = "bias_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilots.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    # The upload
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    file_format: Mapped[str] = mapped_column(String(10))
+    y_true: Mapped[str] = mapped_column(String(200))
+    y_pred: Mapped[str] = mapped_column(String(200))
+    y_score: Mapped[str | None] = mapped_column(String(200))
+    sensitive_features: Mapped[list[str]] = mapped_column(JSON)
+    positive_label: Mapped[str] = mapped_column(String(100))
+    # The job
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    # The results
+    n_rows: Mapped[int | None] = mapped_column(Integer)
+    n_rows_dropped: Mapped[int | None] = mapped_column(Integer)
+    results: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    verdict: Mapped[str | None] = mapped_column(String(20), index=True)
+    findings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    charts: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_versions.id"))
+    policy_version_label: Mapped[str | None] = mapped_column(String(260))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    created_by: Mapped[User | None] = relationship()

@@ -133,3 +133,69 @@ class TierOverrideSchema(ma.Schema):
         metadata={"description": "I-IV, or null to return to the questionnaire's tier"},
     )
     justification = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class BiasCheckFormSchema(ma.Schema):
+    """The column mapping that comes with an uploaded file."""
+
+    y_true = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    y_pred = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    sensitive_features = fields.List(
+        fields.String(validate=validate.Length(min=1, max=600)),
+        required=True,
+        metadata={"description": "Repeat the field, or separate names with commas (1 to 3)."},
+    )
+    positive_label = fields.String(load_default="1", validate=validate.Length(max=100))
+    y_score = fields.String(validate=validate.Length(max=200), allow_none=True)
+    name = fields.String(validate=validate.Length(max=200), allow_none=True)
+
+
+class BiasCheckFileSchema(ma.Schema):
+    file = fields.Raw(metadata={"type": "string", "format": "binary"}, required=True)
+
+
+class FindingSchema(ma.Schema):
+    metric = fields.String()
+    verdict = fields.String()
+    text = fields.String()
+    threshold = fields.Raw(allow_none=True)
+    value = fields.Raw(allow_none=True)
+    ci = fields.Raw(allow_none=True)
+
+
+class BiasCheckSchema(ma.Schema):
+    id = fields.Integer()
+    pilot_id = fields.Integer()
+    name = fields.String(allow_none=True)
+    status = fields.String()
+    error = fields.String(allow_none=True)
+    filename = fields.String()
+    sha256 = fields.String()
+    size = fields.Integer()
+    file_format = fields.String()
+    columns = fields.Function(
+        lambda c: {
+            "y_true": c.y_true,
+            "y_pred": c.y_pred,
+            "y_score": c.y_score,
+            "positive_label": c.positive_label,
+        }
+    )
+    n_rows = fields.Integer(allow_none=True)
+    n_rows_dropped = fields.Integer(allow_none=True)
+    sensitive_features = fields.List(fields.String())
+    overall = fields.Function(lambda c: (c.results or {}).get("overall"))
+    by_group = fields.Function(lambda c: (c.results or {}).get("by_group"))
+    disparities = fields.Function(lambda c: (c.results or {}).get("disparities"))
+    summary = fields.Function(lambda c: (c.results or {}).get("summary"))
+    calibration = fields.Function(lambda c: (c.results or {}).get("calibration"))
+    bootstrap = fields.Function(lambda c: (c.results or {}).get("bootstrap"))
+    verdict = fields.String(allow_none=True)
+    findings = fields.List(fields.Nested(FindingSchema), allow_none=True)
+    policy_version = fields.String(attribute="policy_version_label", allow_none=True)
+    queued_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    duration_ms = fields.Integer(allow_none=True)
+    attempts = fields.Integer()
+    created_at = fields.DateTime()

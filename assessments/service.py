@@ -23,10 +23,6 @@ from registry.extensions import db
 
 MIN_JUSTIFICATION_LENGTH = 20
 
-# Other parts of assessments (bias checks, decisions) contribute facts through these hooks:
-# each takes a pilot and returns a dict of PilotFacts fields to merge.
-FACT_SOURCES: list = []
-
 
 def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
@@ -366,8 +362,9 @@ def gather_facts(pilot: Pilot, *, on: dt.date | None = None) -> policies.PilotFa
         "bias_checks": (),
         "waivers": (),
     }
-    for source in FACT_SOURCES:
-        fields.update(source(pilot))
+    from assessments import bias_checks
+
+    fields.update(bias_checks.facts(pilot))
     return policies.PilotFacts(**fields)
 
 

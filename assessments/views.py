@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from assessments import service
+from assessments import bias_checks, service
 from assessments.api import evidence_response
 from policies import store
 from registry.auth.permissions import authorize, can
@@ -157,4 +157,109 @@ def pilot_panel(pilot) -> dict[str, Any]:
         "can_assess": can(current_user, "pilot.assess", pilot),
         "can_override": can(current_user, "pilot.override_tier", pilot),
         "tiers": RISK_TIERS,
+    }
+
+
+@bp.route("/pilots/<int:pilot_id>/bias-checks/new", methods=["GET", "POST"])
+@login_required
+def bias_check_new(pilot_id: int):
+    """Upload model outputs and map their columns; the mapping pre-fills from the header."""
+    pilot = catalog.get_pilot(pilot_id)
+    authorize(current_user, "pilot.upload", pilot)
+    errors: dict[str, list[str]] = {}
+    form: dict[str, Any] = {"positive_label": "1", "sensitive_features": []}
+    if request.method == "POST":
+        form = {
+            "y_true": request.form.get("y_true", ""),
+            "y_pred": request.form.get("y_pred", ""),
+            "y_score": request.form.get("y_score", ""),
+            "positive_label": request.form.get("positive_label", "1"),
+            "name": request.form.get("name", ""),
+            "sensitive_features": [v for v in request.form.getlist("sensitive_features") if v],
+        }
+        try:
+            check = bias_checks.create(pilot, request.files.get("file"), form, current_user)
+        except ValidationFailed as error:
+            errors = error.errors
+        else:
+            return redirect(url_for("assessments.bias_check_detail", check_id=check.id))
+    return render_template(
+        "assessments/bias_check_new.html", pilot=pilot, form=form, errors=errors
+    ), (422 if errors else 200)
+
+
+@bp.post("/bias-checks/columns")
+@login_required
+def bias_check_columns():
+    """Read just the header of a chosen file, to pre-fill the column mapping (progressive)."""
+    from assessments import bias_input
+
+    upload = request.files.get("file")
+    if upload is None:
+        return {"columns": []}
+    import tempfile
+
+    with tempfile.NamedTemporaryFile() as handle:
+        handle.write(upload.stream.read(1024 * 1024))
+        handle.flush()
+        try:
+            return {"columns": bias_input.header_columns(handle.name)}
+        except ValidationFailed as error:
+            return {"columns": [], "errors": error.errors}, 422
+
+
+@bp.get("/bias-checks/<int:check_id>")
+@login_required
+def bias_check_detail(check_id: int):
+    """Show a check's progress or its results, findings and charts."""
+    authorize(current_user, "pilot.read")
+    check = bias_checks.get(check_id)
+    pilot = catalog.get_pilot(check.pilot_id)
+    from assessments.charts import metric_table
+
+    tables = (
+        {metric: metric_table(check.results, metric) for metric in (check.charts or {})}
+        if check.results
+        else {}
+    )
+    return render_template(
+        "assessments/bias_check.html",
+        check=check,
+        pilot=pilot,
+        tables=tables,
+        metrics=bias_metric_labels(),
+        running=check.status in ("queued", "running"),
+    )
+
+
+@bp.post("/bias-checks/<int:check_id>/rerun")
+@login_required
+def bias_check_rerun(check_id: int):
+    """Queue a failed check again."""
+    check = bias_checks.rerun(bias_checks.get(check_id), current_user)
+    flash("The check was queued again.", "info")
+    return redirect(url_for("assessments.bias_check_detail", check_id=check.id))
+
+
+def bias_metric_labels() -> dict[str, str]:
+    return {
+        "selection_rate": "Selection rate",
+        "true_positive_rate": "True positive rate",
+        "false_positive_rate": "False positive rate",
+        "false_negative_rate": "False negative rate",
+        "true_negative_rate": "True negative rate",
+        "accuracy": "Accuracy",
+        "precision": "Precision",
+        "roc_auc": "ROC AUC",
+    }
+
+
+def bias_panel(pilot) -> dict[str, Any]:
+    """The bias checks and monitoring trend on a pilot's page."""
+    return {
+        "template": "assessments/bias_panel.html",
+        "checks": bias_checks.for_pilot(pilot)[:10],
+        "trend": bias_checks.trend(pilot),
+        "metrics": bias_metric_labels(),
+        "can_upload": can(current_user, "pilot.upload", pilot),
     }

@@ -76,12 +76,12 @@ def register_extensions(app: Flask) -> None:
 def register_hooks(app: Flask) -> None:
     """The places where later domains plug into the core's pages and commands."""
     from assessments import demo as assessments_demo
-    from assessments.views import pilot_panel
+    from assessments.views import bias_panel, pilot_panel
     from policies.store import install_library
 
     app.extensions["registry"] = {
         # Callables taking a pilot and returning a template context for a pilot-page section.
-        "pilot_panels": [pilot_panel],
+        "pilot_panels": [pilot_panel, bias_panel],
         # Callables run by `seed-demo` after the core's users, data sources and pilots.
         "seed_steps": [lambda **_: install_library(), assessments_demo.seed],
         # Extra navigation links: endpoint, label and the permission that shows them.

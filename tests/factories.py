@@ -52,6 +52,20 @@ class Factory:
         data.update(fields)
         return catalog_service.create_pilot(data, owner)
 
+    def bias_check(self, pilot, actor, content=None):
+        import io
+
+        from werkzeug.datastructures import FileStorage
+
+        from assessments import bias_checks
+
+        content = content or b"g,y,p\n" + b"".join(
+            f"{'ab'[i % 2]},{i % 3 % 2},{i % 5 % 2}\n".encode() for i in range(60)
+        )
+        upload = FileStorage(stream=io.BytesIO(content), filename="outputs.csv")
+        form = {"y_true": "y", "y_pred": "p", "sensitive_features": ["g"]}
+        return bias_checks.create(pilot, upload, form, actor)
+
     def evidence(
         self, pilot, actor, *, kind="pia", content=b"Privacy impact assessment\n", name="pia.txt"
     ):

@@ -7,10 +7,37 @@ import pytest
 
 from registry.extensions import db
 
+SMALL_CSV = b"g,y,p\n" + b"".join(
+    f"{'ab'[i % 2]},{i % 3 % 2},{i % 5 % 2}\n".encode() for i in range(60)
+)
 ROLES = ("admin", "caio", "board", "member", "other_team", "anonymous")
 
 # (method, path, body, {role: expected status}); {pilot} and {source} belong to `member`.
 MATRIX = [
+    (
+        "GET",
+        "/api/v1/pilots/{pilot}/bias-checks",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/pilots/{pilot}/bias-checks",
+        "bias_check",
+        dict(admin=201, caio=403, board=403, member=201, other_team=403, anonymous=401),
+    ),
+    (
+        "GET",
+        "/api/v1/bias-checks/{bias_check}",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/bias-checks/{bias_check}/rerun",
+        None,
+        dict(admin=409, caio=403, board=403, member=409, other_team=403, anonymous=401),
+    ),
     (
         "GET",
         "/api/v1/questionnaire",
@@ -216,6 +243,7 @@ def world(factory):
     assessment = assessments.assess(pilot, answers, users["member"])
     draft = store.create_draft(policy_body("9.0.0"), users["admin"])
     evidence = factory.evidence(pilot, users["member"])
+    bias_check = factory.bias_check(pilot, users["member"])
     tokens = {role: factory.token(user) for role, user in users.items()}
     return {
         "users": users,
@@ -226,13 +254,17 @@ def world(factory):
         "policy": draft.id,
         "evidence": evidence.id,
         "answers": answers,
+        "bias_check": bias_check.id,
     }
 
 
 @pytest.mark.parametrize(("method", "path", "body", "role", "expected"), CASES)
 def test_permission_matrix(client, world, method, path, body, role, expected):
     url = path.format(
-        **{k: world[k] for k in ("pilot", "source", "assessment", "policy", "evidence")}
+        **{
+            k: world[k]
+            for k in ("pilot", "source", "assessment", "policy", "evidence", "bias_check")
+        }
     )
     data = None
     headers = {}
@@ -253,6 +285,16 @@ def test_permission_matrix(client, world, method, path, body, role, expected):
         body = {"answers": world["answers"]}
     elif body == "policy":
         body = {"body": policy_body("9.1.0")}
+    elif body == "bias_check":
+        body, data = (
+            None,
+            {
+                "y_true": "y",
+                "y_pred": "p",
+                "sensitive_features": "g",
+                "file": (io.BytesIO(SMALL_CSV), "o.csv"),
+            },
+        )
     elif body == "evidence":
         body, data = (
             None,

@@ -1,0 +1,919 @@
+"""Read and validate an uploaded bias-check file before any metric is computed.
+
+Two steps:
+
+1. :func:`read_table` sniffs the format from the bytes (Parquet magic ``PAR1``, otherwise
+   UTF-8 CSV with a comma, semicolon or tab delimiter detected from the header line), rejects
+   spreadsheets, binary data, other encodings, ragged rows and formula-like cells, and reads
+   only the requested columns. Text columns are read dictionary-encoded (pandas categoricals)
+   so that every later check works on the few distinct values, not on every row.
+2. :func:`prepare` maps the chosen columns to 0/1 labels, scores and sensitive-feature groups,
+   drops and counts rows with missing values, and checks that the result can be assessed.
+
+Every problem is a :class:`registry.errors.ValidationFailed` whose ``errors`` name the place:
+``"file"``, a column name, ``"row N"`` (N counts data rows from 1, the header not included) or
+``"line N"`` (a line of the file, the header being line 1).
+
+Label values
+------------
+Labels and the positive label are compared through a canonical text form: surrounding spaces
+are removed and letters are case-folded; numbers are written in their shortest form, so ``1``,
+``1.0``, ``"1"`` and ``"1.00"`` are all ``"1"``; booleans and ``"true"``/``"false"`` are
+``"1"``/``"0"``. Hence ``positive_label="1"`` matches ``1``, ``1.0``, ``"1"``, ``True`` and
+``"TRUE"``, and ``positive_label="yes"`` matches ``"Yes"``. A label column must hold at most two
+distinct canonical values, one of which (if there are two) is the positive label; the other is
+the negative label. The same positive label applies to ``y_true`` and ``y_pred``.
+
+Missing values
+--------------
+Empty cells and ``NA``, ``N/A``, ``NaN``, ``nan``, ``null``, ``NULL`` and ``None`` are missing.
+Rows with a missing value in any used column are dropped and counted in
+``Prepared.n_rows_dropped`` (per column in ``Prepared.missing_by_column``), never silently.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import math
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from assessments.metrics import (
+    CHUNK_ROWS,
+    MAX_GROUPS,
+    chunked_bincount,
+    chunked_take,
+    encode_groups,
+    small_int_dtype,
+)
+from registry.errors import PayloadTooLarge, ValidationFailed
+
+__all__ = [
+    "NULL_MARKERS",
+    "Prepared",
+    "header_columns",
+    "prepare",
+    "read_table",
+]
+
+NULL_MARKERS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
+_HEAD_BYTES = 64 * 1024
+_DELIMITERS = (",", ";", "\t")
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+_FORMULA_START = ("=", "+", "-", "@")
+_DICT_TYPE = pa.dictionary(pa.int32(), pa.string())
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+_MAGIC = [
+    (b"PK\x03\x04", "a ZIP archive (for example an Excel .xlsx workbook)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Office document (for example an Excel .xls file)"),
+    (b"\x1f\x8b", "a gzip-compressed file"),
+    (b"%PDF", "a PDF document"),
+    (b"\xff\xfe", "UTF-16 text"),
+    (b"\xfe\xff", "UTF-16 text"),
+]
+
+
+def _fail(key: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, errors={key: message})
+
+
+# --------------------------------------------------------------------------------------------
+# Sniffing
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Sniffed:
+    kind: str  # "csv" or "parquet"
+    delimiter: str = ","
+    header: tuple[str, ...] = ()
+    bom: bool = False
+
+
+def _sniff(path: Path) -> _Sniffed:
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(_HEAD_BYTES)
+    except OSError as exc:
+        raise _fail("file", "The file could not be opened.") from exc
+    if size == 0 or not head.strip(b" \t\r\n\xef\xbb\xbf"):
+        raise _fail("file", "The file is empty.")
+    if head.startswith(b"PAR1"):
+        return _Sniffed(kind="parquet")
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            hint = "save it as UTF-8 CSV or Parquet"
+            if "Excel" in what:
+                hint = "export the sheet as CSV (UTF-8) or Parquet"
+            raise _fail("file", f"The file is {what}, not CSV or Parquet: {hint}.")
+    if b"\x00" in head:
+        raise _fail("file", "The file holds binary data; upload a UTF-8 CSV or Parquet file.")
+    bom = head.startswith(codecs.BOM_UTF8)
+    body = head[3:] if bom else head
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        truncated = len(head) == _HEAD_BYTES and exc.start >= len(body) - 3
+        if not truncated:
+            line = body[: exc.start].count(b"\n") + 1
+            raise _encoding_error(line, body[exc.start]) from exc
+        text = body[: exc.start].decode("utf-8")
+    first = text.split("\n", 1)[0].rstrip("\r")
+    if not first.strip():
+        raise _fail("line 1", "The first line is blank; it must hold the column names.")
+    delimiter = _detect_delimiter(first)
+    header = next(csv.reader([first], delimiter=delimiter))
+    return _Sniffed(
+        kind="csv", delimiter=delimiter, header=tuple(h.strip() for h in header), bom=bom
+    )
+
+
+def _encoding_error(line: int, byte: int) -> ValidationFailed:
+    return _fail(
+        f"line {line}",
+        f"The file is not UTF-8 text (byte 0x{byte:02X} on line {line}); "
+        "save it with UTF-8 encoding.",
+    )
+
+
+def _detect_delimiter(header_line: str) -> str:
+    unquoted = re.sub(r'"[^"]*"', "", header_line)
+    counts = {d: unquoted.count(d) for d in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda d: counts[d])  # ties keep the first (comma)
+    return best if counts[best] else ","
+
+
+def _check_header(header: Sequence[str], columns: Sequence[str]) -> None:
+    errors: dict[str, str] = {}
+    available = ", ".join(h for h in header if h) or "(none)"
+    for col in columns:
+        n = sum(1 for h in header if h == col)
+        if n == 0:
+            errors[col] = f"Column not found. Available columns: {available}."
+        elif n > 1:
+            errors[col] = f"The column name appears {n} times in the header."
+    if errors:
+        raise ValidationFailed("Some columns are missing or ambiguous.", errors=errors)
+
+
+def header_columns(path: str | PathLike[str]) -> list[str]:
+    """List the column names of an uploaded CSV or Parquet file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The uploaded file.
+
+    Returns
+    -------
+    list of str
+        Column names in file order (surrounding spaces removed for CSV).
+
+    Raises
+    ------
+    registry.errors.ValidationFailed
+        If the file is empty, not CSV or Parquet, binary, or not UTF-8.
+    """
+    path = Path(path)
+    sniffed = _sniff(path)
+    if sniffed.kind == "parquet":
+        return list(_parquet_file(path).schema_arrow.names)
+    return list(sniffed.header)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
+
+
+def read_table(
+    path: str | PathLike[str],
+    *,
+    columns: Sequence[str],
+    numeric: Sequence[str] = (),
+    max_bytes: int | None = None,
+) -> pd.DataFrame:
+    """Read the needed columns of an uploaded CSV or Parquet file, rejecting bad files.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The uploaded file. The format is taken from its content, not its name.
+    columns : sequence of str
+        Columns to read (others are skipped).
+    numeric : sequence of str, optional
+        Those of ``columns`` that must hold numbers (scores); read as float64. Every other
+        column is read as text (a pandas categorical) from CSV, and as text, integers, booleans
+        or floats from Parquet.
+    max_bytes : int, optional
+        Reject larger files with :class:`registry.errors.PayloadTooLarge`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The requested columns in the requested order; text columns are categoricals with
+        surrounding spaces stripped; missing values (see :data:`NULL_MARKERS`) are NaN.
+
+    Raises
+    ------
+    registry.errors.ValidationFailed
+        With ``errors`` keyed by ``"file"`` (empty, spreadsheet, binary, unreadable Parquet, no
+        data rows), ``"line N"`` (not UTF-8, wrong number of fields), ``"row N"`` (a cell that
+        looks like a spreadsheet formula) or a column name (missing, duplicated, wrong type,
+        text in a numeric column).
+    registry.errors.PayloadTooLarge
+        If the file is larger than ``max_bytes``.
+    """
+    path = Path(path)
+    columns = list(dict.fromkeys(columns))
+    numeric = [c for c in dict.fromkeys(numeric) if c in columns]
+    if not columns:
+        raise _fail("columns", "No columns were chosen.")
+    if max_bytes is not None and path.stat().st_size > max_bytes:
+        raise PayloadTooLarge(
+            f"The file is larger than the {max_bytes:,}-byte limit.",
+            errors={"file": f"larger than {max_bytes:,} bytes"},
+        )
+    sniffed = _sniff(path)
+    if sniffed.kind == "parquet":
+        builders = _read_parquet(path, columns, numeric)
+    else:
+        builders = _read_csv(path, sniffed, columns, numeric)
+    pa.default_memory_pool().release_unused()
+    _check_formulas(builders)
+    frame = pd.DataFrame({b.name: b.finish() for b in builders}, copy=False)
+    if len(frame) == 0:
+        raise _fail("file", "The file has no data rows.")
+    return frame[columns]
+
+
+class _Builder:
+    """Collects one column batch by batch into compact numpy storage."""
+
+    def __init__(self, name: str, n_rows: int) -> None:
+        self.name = name
+        self.n_rows = n_rows
+
+    def add(self, array: pa.Array, offset: int) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> Any:
+        raise NotImplementedError
+
+
+class _TextBuilder(_Builder):
+    """Text as small-integer codes plus distinct values (stripped; blanks are missing)."""
+
+    def __init__(self, name: str, n_rows: int) -> None:
+        super().__init__(name, n_rows)
+        self.codes = np.empty(n_rows, dtype=np.int8)
+        self.values: list[str] = []
+        self._index: dict[str, int] = {}
+
+    def _code(self, value: str | None) -> int:
+        if value is None:
+            return -1
+        text = value.strip()
+        if text in NULL_MARKERS:
+            return -1
+        code = self._index.get(text)
+        if code is None:
+            code = self._index[text] = len(self.values)
+            self.values.append(text)
+        return code
+
+    def add(self, array: pa.Array, offset: int) -> None:
+        if not pa.types.is_dictionary(array.type):
+            array = array.cast(pa.string()).dictionary_encode()
+        dictionary = array.dictionary.cast(pa.string()).to_pylist()
+        remap = [self._code(v) for v in dictionary] + [-1]
+        dtype = small_int_dtype(len(self.values))
+        if dtype != self.codes.dtype:
+            self.codes = self.codes.astype(dtype)
+        indices = array.indices
+        if array.null_count:
+            indices = pc.fill_null(indices, len(dictionary))
+        np.take(
+            np.asarray(remap, dtype=dtype),
+            indices.to_numpy(zero_copy_only=False),
+            out=self.codes[offset : offset + len(array)],
+        )
+
+    def finish(self) -> pd.Categorical:
+        return pd.Categorical.from_codes(self.codes, categories=self.values, validate=False)
+
+
+class _FloatBuilder(_Builder):
+    """Numbers as float64, missing as NaN."""
+
+    def __init__(self, name: str, n_rows: int) -> None:
+        super().__init__(name, n_rows)
+        self.data = np.empty(n_rows, dtype=np.float64)
+
+    def add(self, array: pa.Array, offset: int) -> None:
+        array = pc.fill_null(array.cast(pa.float64()), math.nan)
+        self.data[offset : offset + len(array)] = array.to_numpy(zero_copy_only=False)
+
+    def finish(self) -> np.ndarray:
+        return self.data
+
+
+class _NativeBuilder(_Builder):
+    """Integers, booleans or floats as they are (float64 with NaN if any is missing)."""
+
+    def __init__(self, name: str, n_rows: int) -> None:
+        super().__init__(name, n_rows)
+        self.parts: list[np.ndarray] = []
+        self.has_null = False
+
+    def add(self, array: pa.Array, offset: int) -> None:
+        if array.null_count:
+            self.has_null = True
+            array = pc.fill_null(array.cast(pa.float64()), math.nan)
+        self.parts.append(array.to_numpy(zero_copy_only=False))
+
+    def finish(self) -> np.ndarray:
+        parts = self.parts
+        if self.has_null:
+            parts = [p.astype(np.float64) for p in parts]
+        data = np.concatenate(parts) if parts else np.empty(0, dtype=np.float64)
+        self.parts = []
+        return data
+
+
+def _read_csv(
+    path: Path, sniffed: _Sniffed, columns: list[str], numeric: list[str]
+) -> list[_Builder]:
+    header = list(sniffed.header)
+    _check_header(header, columns)
+    types = {c: (pa.float64() if c in numeric else _DICT_TYPE) for c in columns}
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                column_names=header, skip_rows=1, block_size=8 << 20, use_threads=True
+            ),
+            parse_options=pacsv.ParseOptions(delimiter=sniffed.delimiter),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=columns,
+                column_types=types,
+                null_values=NULL_MARKERS,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise _explain_csv_error(path, sniffed, columns, numeric, str(exc)) from exc
+    builders: list[_Builder] = []
+    for col in columns:
+        builder = (_FloatBuilder if col in numeric else _TextBuilder)(col, table.num_rows)
+        offset = 0
+        for chunk in table.column(col).chunks:
+            builder.add(chunk, offset)
+            offset += len(chunk)
+        table = table.drop_columns([col])  # frees the column's buffers
+        builders.append(builder)
+    return builders
+
+
+def _csv_records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number where the record ends, fields) for each non-blank record after the header."""
+    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        next(reader, None)
+        for record in reader:
+            if record:
+                yield reader.line_num, record
+
+
+def _explain_csv_error(
+    path: Path, sniffed: _Sniffed, columns: list[str], numeric: list[str], message: str
+) -> ValidationFailed:
+    """Turn a pyarrow CSV error into a ValidationFailed naming the line, row or column."""
+    if "UTF8" in message or "UTF-8" in message:
+        with path.open("rb") as fh:
+            for number, raw in enumerate(fh, start=1):
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    return _encoding_error(number, raw[err.start])
+        return _fail("file", "The file is not UTF-8 text; save it with UTF-8 encoding.")
+    expected = len(sniffed.header)
+    if "Expected" in message and "columns" in message:
+        for line, record in _csv_records(path, sniffed.delimiter):
+            if len(record) != expected:
+                sep = _DELIMITER_NAMES[sniffed.delimiter]
+                return _fail(
+                    f"line {line}",
+                    f"Line {line} has {len(record)} fields but the header has {expected} "
+                    f"({sep}-separated).",
+                )
+    if "conversion error" in message:
+        positions = {c: sniffed.header.index(c) for c in numeric}
+        for row, (_line, record) in enumerate(_csv_records(path, sniffed.delimiter), start=1):
+            for col, pos in positions.items():
+                value = record[pos].strip() if pos < len(record) else ""
+                if value in NULL_MARKERS:
+                    continue
+                try:
+                    float(value)
+                except ValueError:
+                    return _fail(
+                        col,
+                        f"Row {row}: {_quote(value)} is not a number; the column must hold "
+                        "numbers.",
+                    )
+    return _fail("file", f"The file could not be read as CSV: {message.splitlines()[0]}")
+
+
+def _quote(value: str, limit: int = 40) -> str:
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
+def _parquet_file(path: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise _fail("file", "The file starts like Parquet but could not be read.") from exc
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _allowed_text_type(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        return _allowed_text_type(t.value_type)
+    return (
+        pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_integer(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_floating(t)
+    )
+
+
+def _read_parquet(path: Path, columns: list[str], numeric: list[str]) -> list[_Builder]:
+    pf = _parquet_file(path)
+    schema = pf.schema_arrow
+    _check_header(schema.names, columns)
+    errors: dict[str, str] = {}
+    for col in columns:
+        t = schema.field(col).type
+        if col in numeric:
+            if not (pa.types.is_integer(t) or pa.types.is_floating(t)):
+                errors[col] = f"The column holds Parquet type {t}; it must hold numbers."
+        elif not _allowed_text_type(t):
+            errors[col] = (
+                f"The column holds Parquet type {t}; it must hold text, integers or booleans."
+            )
+    if errors:
+        raise ValidationFailed("Some columns have the wrong type.", errors=errors)
+    read_dictionary = [c for c in columns if _is_text(schema.field(c).type)]
+    try:
+        if read_dictionary:
+            pf = pq.ParquetFile(path, read_dictionary=read_dictionary)
+        n_rows = pf.metadata.num_rows
+        builders: list[_Builder] = []
+        for col in columns:
+            t = schema.field(col).type
+            if col in numeric:
+                builders.append(_FloatBuilder(col, n_rows))
+            elif pa.types.is_dictionary(t) or _is_text(t):
+                builders.append(_TextBuilder(col, n_rows))
+            else:
+                builders.append(_NativeBuilder(col, n_rows))
+        offset = 0
+        for batch in pf.iter_batches(batch_size=1 << 20, columns=columns, use_threads=True):
+            for builder in builders:
+                builder.add(batch.column(builder.name), offset)
+            offset += batch.num_rows
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise _fail("file", "The Parquet file could not be read.") from exc
+    return builders
+
+
+def _looks_like_formula(value: str) -> bool:
+    v = value.lstrip(" ")
+    return len(v) > 1 and v[0] in _FORMULA_START and not _NUMBER.match(v.strip())
+
+
+def _check_formulas(builders: list[_Builder]) -> None:
+    """Reject cells that a spreadsheet would run as formulas (CSV/formula injection)."""
+    first: tuple[int, str, str] | None = None
+    for builder in builders:
+        if not isinstance(builder, _TextBuilder):
+            continue
+        bad = [i for i, v in enumerate(builder.values) if _looks_like_formula(v)]
+        if not bad:
+            continue
+        row = int(np.flatnonzero(np.isin(builder.codes, bad))[0])
+        if first is None or row < first[0]:
+            first = (row, builder.name, builder.values[int(builder.codes[row])])
+    if first is not None:
+        row, col, value = first
+        raise _fail(
+            f"row {row + 1}",
+            f"Row {row + 1}, column {col!r}: the cell {_quote(value)} looks like a spreadsheet "
+            f"formula (it starts with {value[0]!r}); remove it or the leading character.",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Preparing
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    """Validated inputs for :func:`assessments.metrics.compute_bias_metrics`.
+
+    Attributes
+    ----------
+    y_true, y_pred : numpy.ndarray of int8
+        1 = the positive label, 0 = the other label.
+    features : pandas.DataFrame
+        The sensitive features as categoricals of text.
+    group_codes : numpy.ndarray of int8, int16 or int32
+        Intersectional group of each row (see ``groups``).
+    groups : list of tuple of str
+        Feature values of each group.
+    y_score : numpy.ndarray of float64 or None
+        Scores in [0, 1].
+    n_rows : int
+        Rows kept.
+    n_rows_dropped : int
+        Rows dropped because a used column was missing.
+    missing_by_column : dict of str to int
+        Missing values per used column (a row can count in several columns).
+    columns : dict of str to str
+        The mapping used: ``{"y_true": ..., "y_pred": ..., "y_score": ...}``.
+    positive_label : str
+        Canonical form of the positive label.
+    negative_labels : dict of str to str or None
+        The other label found in each label column.
+    """
+
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    features: pd.DataFrame
+    group_codes: np.ndarray
+    groups: list[tuple[str, ...]]
+    y_score: np.ndarray | None
+    n_rows: int
+    n_rows_dropped: int
+    missing_by_column: dict[str, int] = field(default_factory=dict)
+    columns: dict[str, str] = field(default_factory=dict)
+    positive_label: str = "1"
+    negative_labels: dict[str, str | None] = field(default_factory=dict)
+
+    def compute(self, **kwargs: Any) -> Any:
+        """Run :func:`assessments.metrics.compute_bias_metrics` on these inputs.
+
+        Parameters
+        ----------
+        **kwargs
+            ``n_boot``, ``seed``, ``confidence``, ``min_group_size``.
+
+        Returns
+        -------
+        assessments.metrics.BiasResult
+        """
+        from assessments.metrics import compute_bias_metrics
+
+        return compute_bias_metrics(
+            y_true=self.y_true,
+            y_pred=self.y_pred,
+            sensitive_features=self.features,
+            y_score=self.y_score,
+            **kwargs,
+        )
+
+
+def _canonical(value: Any) -> str | None:
+    """Canonical text of a label (see the module documentation); None if missing."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return "1" if value else "0"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        if math.isnan(f):
+            return None
+        return str(int(f)) if f.is_integer() else repr(f)
+    text = str(value).strip()
+    if text in NULL_MARKERS:
+        return None
+    low = text.casefold()
+    if low == "true":
+        return "1"
+    if low == "false":
+        return "0"
+    if _NUMBER.match(text):
+        return _canonical(float(text))
+    return low
+
+
+def _codes(col: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """Integer codes (-1 = missing) and the distinct values of a column."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return col.array.codes, list(col.array.categories)  # a view, no copy
+    values = col.to_numpy()
+    if values.dtype == np.bool_:
+        return values.view(np.int8), [False, True]
+    if np.issubdtype(values.dtype, np.integer) and len(values):
+        low, high = int(values.min()), int(values.max())
+        if low == 0 and values.dtype.kind == "i" and values.dtype.itemsize <= 2:
+            return values, list(range(high + 1))  # values are their own codes
+        if high - low < 2**15:  # small range: codes = value - min, without hashing
+            codes = np.empty(len(values), dtype=small_int_dtype(high - low + 1))
+            for start in range(0, len(values), CHUNK_ROWS):
+                stop = start + CHUNK_ROWS
+                np.subtract(values[start:stop], low, out=codes[start:stop], casting="unsafe")
+            return codes, list(range(low, high + 1))
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    return codes.astype(small_int_dtype(len(uniques))), list(uniques)
+
+
+def _show(values: Sequence[str]) -> str:
+    shown = [str(v) for v in values[:10]]
+    more = f" and {len(values) - 10} more" if len(values) > 10 else ""
+    return ", ".join(shown) + more
+
+
+def _sort_values(values: set[str]) -> list[str]:
+    try:
+        return sorted(values, key=float)
+    except ValueError:
+        return sorted(values)
+
+
+def prepare(
+    df: pd.DataFrame,
+    *,
+    y_true: str,
+    y_pred: str,
+    sensitive_features: Sequence[str],
+    y_score: str | None = None,
+    positive_label: Any = "1",
+) -> Prepared:
+    """Validate a column mapping and turn a table into metric inputs.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table, usually from :func:`read_table`.
+    y_true : str
+        Column with the true outcome.
+    y_pred : str
+        Column with the model's prediction.
+    sensitive_features : sequence of str
+        One to three columns whose combinations define the groups.
+    y_score : str, optional
+        Column with scores in [0, 1].
+    positive_label : str, int, float or bool, default ``"1"``
+        The label value that means "positive" in both label columns, compared in canonical
+        text form (see the module documentation).
+
+    Returns
+    -------
+    Prepared
+
+    Raises
+    ------
+    registry.errors.ValidationFailed
+        Keyed by the column (or ``"sensitive_features"`` / ``"file"``) for: no sensitive
+        feature or more than three, a column used twice, a missing column (the available ones
+        are listed), no rows (before or after dropping missing values), a label column that is
+        not binary once the positive label is mapped (the values found are listed), scores
+        that are not numbers or lie outside [0, 1], a sensitive feature with decimal numbers
+        or too many values, and a single group.
+    """
+    features = list(sensitive_features)
+    errors: dict[str, str] = {}
+    if not features:
+        errors["sensitive_features"] = "Choose at least one sensitive feature."
+    elif len(features) > 3:
+        errors["sensitive_features"] = (
+            f"Choose at most three sensitive features ({len(features)} were chosen)."
+        )
+    elif len(set(features)) != len(features):
+        errors["sensitive_features"] = "A sensitive feature was chosen twice."
+    roles = {"y_true": y_true, "y_pred": y_pred}
+    if y_score is not None:
+        roles["y_score"] = y_score
+    used = list(roles.values()) + features
+    for role, col in roles.items():
+        if used.count(col) > 1:
+            errors[col] = f"The column {col!r} is used for {role} and for another role."
+    available = ", ".join(map(str, df.columns)) or "(none)"
+    for col in dict.fromkeys(used):
+        if col not in df.columns:
+            errors[col] = f"Column not found. Available columns: {available}."
+    if errors:
+        raise ValidationFailed("The column mapping is not valid.", errors=errors)
+    if len(df) == 0:
+        raise _fail("file", "The file has no data rows.")
+
+    positive = _canonical(positive_label)
+    if positive is None:
+        raise _fail("positive_label", "The positive label must not be empty.")
+
+    # ---- codes and missing values (one pass per column over integer codes) ----
+    n = len(df)
+    missing = np.zeros(n, dtype=bool)
+    missing_by_column: dict[str, int] = {}
+    coded: dict[str, tuple[np.ndarray, list[Any], list[str | None]]] = {}
+    for col in [y_true, y_pred, *features]:
+        codes, uniques = _codes(df[col])
+        canon = [_canonical(u) if col in (y_true, y_pred) else _feature_label(u) for u in uniques]
+        none_idx = [i for i, c in enumerate(canon) if c is None]
+        if none_idx or (len(codes) and codes.min() < 0):
+            col_missing = codes < 0
+            if none_idx:
+                col_missing |= np.isin(codes, none_idx)
+            missing_by_column[col] = int(col_missing.sum())
+            missing |= col_missing
+        else:
+            missing_by_column[col] = 0
+        coded[col] = (codes, uniques, canon)
+    score: np.ndarray | None = None
+    if y_score is not None:
+        score = _score_array(df[y_score], y_score)
+        score_missing = np.isnan(score)
+        missing_by_column[y_score] = int(score_missing.sum())
+        missing |= score_missing
+    n_dropped = int(missing.sum())
+    keep = ~missing if n_dropped else None
+    n_kept = n - n_dropped
+    if n_kept == 0:
+        raise _fail(
+            "file",
+            f"No rows are left after dropping {n_dropped:,} rows with missing values "
+            f"({_missing_text(missing_by_column)}).",
+        )
+
+    def kept(a: np.ndarray) -> np.ndarray:
+        return a if keep is None else a[keep]
+
+    row_numbers = np.flatnonzero(keep) + 1 if keep is not None else None
+
+    # ---- labels ----
+    labels: dict[str, np.ndarray] = {}
+    negatives: dict[str, str | None] = {}
+    for role, col in (("y_true", y_true), ("y_pred", y_pred)):
+        codes, _uniques, canon = coded[col]
+        codes = kept(codes)
+        values = {c for c in canon if c is not None}
+        if len(values) > 2 or (len(values) == 2 and positive not in values):
+            # some stored values may not occur (in kept rows): count to be exact
+            present = np.flatnonzero(chunked_bincount(codes, len(canon)))
+            values = {canon[i] for i in present if canon[i] is not None}
+        others = values - {positive}
+        if len(values) > 2:
+            errors[col] = f"{role}: values must be binary; found {_show(_sort_values(values))}."
+            continue
+        if len(values) == 2 and positive not in values:
+            errors[col] = (
+                f"{role}: the positive label {positive!r} does not occur; found "
+                f"{_show(_sort_values(values))}. Choose the value that means positive."
+            )
+            continue
+        lookup = np.array([c == positive for c in canon] + [False], dtype=np.int8)
+        if codes.dtype == np.int8 and np.array_equal(lookup[:-1], np.arange(len(canon))):
+            labels[role] = codes  # codes 0/1 already mean negative/positive: no copy
+        else:
+            labels[role] = chunked_take(lookup, codes)
+        negatives[role] = next(iter(others)) if others else None
+
+    # ---- score ----
+    if score is not None and y_score is not None:
+        score = kept(score)
+        out_of_range = (score < 0) | (score > 1)
+        if out_of_range.any():
+            first = int(np.flatnonzero(out_of_range)[0])
+            row = int(row_numbers[first]) if row_numbers is not None else first + 1
+            errors[y_score] = (
+                f"Scores must lie between 0 and 1; found {float(score.min()):g} to "
+                f"{float(score.max()):g} (first outside the range: row {row}, "
+                f"{float(score[first]):g})."
+            )
+
+    # ---- sensitive features ----
+    frame: dict[str, pd.Categorical] = {}
+    for col in features:
+        codes, uniques, canon = coded[col]
+        codes = kept(codes)
+        if pd.api.types.is_float_dtype(df[col].dtype):
+            fractional = [u for u in uniques if not float(u).is_integer()]
+            if fractional:
+                errors[col] = (
+                    "A sensitive feature must hold categories, not decimal numbers "
+                    f"(found {_show([str(u) for u in fractional])})."
+                )
+                continue
+        if len(canon) > MAX_GROUPS:
+            present = np.flatnonzero(chunked_bincount(codes, len(canon)))
+        else:
+            present = np.arange(len(canon))
+        if len(present) > MAX_GROUPS:
+            errors[col] = (
+                f"The column has {len(present):,} distinct values; a sensitive feature may have "
+                f"at most {MAX_GROUPS:,} (is it an identifier?)."
+            )
+            continue
+        names = list(dict.fromkeys(c for c in canon if c is not None))
+        position = {c: i for i, c in enumerate(names)}
+        remap = np.array(
+            [position.get(c, -1) if c is not None else -1 for c in canon] + [-1],
+            dtype=small_int_dtype(len(names)),
+        )
+        if remap.dtype == codes.dtype and np.array_equal(remap[:-1], np.arange(len(canon))):
+            new_codes = codes  # already clean: no copy
+        else:
+            new_codes = chunked_take(remap, codes)
+        frame[col] = pd.Categorical.from_codes(new_codes, categories=names, validate=False)
+    if errors:
+        raise ValidationFailed("The data cannot be assessed as mapped.", errors=errors)
+
+    features_frame = pd.DataFrame(frame, copy=False)
+    try:
+        group_codes, groups = encode_groups(features_frame)
+    except ValueError as exc:
+        raise _fail("sensitive_features", f"{exc}.") from exc
+    if len(groups) < 2:
+        only = ", ".join(f"{f} = {v}" for f, v in zip(features, groups[0], strict=True))
+        raise _fail(
+            "sensitive_features",
+            f"All {n_kept:,} rows are in one group ({only}); at least two groups are needed to "
+            "compare.",
+        )
+    columns = dict(roles)
+    for i, f in enumerate(features, start=1):
+        columns[f"sensitive_feature_{i}"] = f
+    return Prepared(
+        y_true=labels["y_true"],
+        y_pred=labels["y_pred"],
+        features=features_frame,
+        group_codes=group_codes,
+        groups=groups,
+        y_score=score,
+        n_rows=n_kept,
+        n_rows_dropped=n_dropped,
+        missing_by_column=missing_by_column,
+        columns=columns,
+        positive_label=positive,
+        negative_labels=negatives,
+    )
+
+
+def _feature_label(value: Any) -> str | None:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return None
+        if float(value).is_integer():
+            return str(int(value))
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    text = str(value).strip()
+    return None if text in NULL_MARKERS else text
+
+
+def _score_array(col: pd.Series, name: str) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(col.dtype):
+        raise _fail(name, "Scores must be numbers between 0 and 1, not true/false values.")
+    if pd.api.types.is_numeric_dtype(col.dtype) and not isinstance(col.dtype, pd.CategoricalDtype):
+        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    as_text = col.astype("string").str.strip()
+    values = pd.to_numeric(as_text.where(~as_text.isin(NULL_MARKERS)), errors="coerce")
+    bad = values.isna() & as_text.notna() & ~as_text.isin(NULL_MARKERS)
+    if bad.any():
+        first = int(np.flatnonzero(bad.to_numpy())[0])
+        raise _fail(
+            name,
+            f"Scores must be numbers; row {first + 1} holds {_quote(str(as_text.iloc[first]))}.",
+        )
+    return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _missing_text(missing_by_column: dict[str, int]) -> str:
+    parts = [f"{col}: {count:,}" for col, count in missing_by_column.items() if count]
+    return "missing values by column: " + ", ".join(parts) if parts else "no values"

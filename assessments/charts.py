@@ -1,0 +1,255 @@
+"""Accessible, deterministic SVG charts of one metric across groups, plus the same data as rows.
+
+:func:`metric_chart_svg` draws a dot chart: one row per group, the dot at the group's value,
+whiskers for its bootstrap confidence interval; groups below the minimum size are drawn hollow
+and marked "(small)"; groups where the metric is undefined say so instead of a dot.
+
+Threshold line: a fairness threshold compares the lowest group with the highest, so the chart
+draws the lowest value the policy allows *given the highest group*: ``ratio_min x highest`` for
+a ratio threshold, ``highest - difference_max`` for a difference threshold. Every group whose
+dot lies left of the dashed line breaches the threshold (on the point estimate; the verdict
+itself uses the interval of the ratio or difference).
+
+Determinism and accessibility: matplotlib is imported lazily, used through ``Figure`` and the
+SVG canvas directly (no pyplot, no global backend or figure registry), with text kept as text
+(``svg.fonttype = "none"``), a fixed ``svg.hashsalt`` and no date metadata, so the same input
+gives the same bytes. The root ``<svg>`` gets ``role="img"`` and ``aria-labelledby`` pointing
+to a ``<title>`` and a ``<desc>`` inserted as its first children. :func:`metric_table` gives
+the rows for the data table that should accompany every chart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Mapping
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+__all__ = ["METRIC_LABELS", "metric_chart_svg", "metric_table"]
+
+METRIC_LABELS = {
+    "selection_rate": "Selection rate (share predicted positive)",
+    "true_positive_rate": "True positive rate",
+    "false_positive_rate": "False positive rate",
+    "false_negative_rate": "False negative rate",
+    "true_negative_rate": "True negative rate",
+    "accuracy": "Accuracy",
+    "precision": "Precision",
+    "roc_auc": "ROC AUC",
+}
+
+_HASHSALT = "ai-oversight-registry"
+
+
+def _group_label(group: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in group.items())
+
+
+def metric_table(result: Mapping[str, Any], metric: str) -> list[dict[str, Any]]:
+    """Rows of one metric by group, for the data table that accompanies a chart.
+
+    Parameters
+    ----------
+    result : mapping
+        ``BiasResult.to_dict()``.
+    metric : str
+        A metric key of the result's groups (e.g. ``"false_positive_rate"``).
+
+    Returns
+    -------
+    list of dict
+        One row per group, in the result's order: ``{"group": str, "group_values": dict,
+        "value": float | None, "ci_low": float | None, "ci_high": float | None, "count": int,
+        "small_group": bool, "undefined": str | None}``.
+
+    Raises
+    ------
+    KeyError
+        If the result has no such metric.
+    """
+    groups = result["by_group"]
+    if groups and metric not in groups[0]:
+        raise KeyError(f"the result has no metric {metric!r}")
+    rows = []
+    for g in groups:
+        ci = g.get("ci", {}).get(metric)
+        rows.append(
+            {
+                "group": _group_label(g["group"]),
+                "group_values": dict(g["group"]),
+                "value": g.get(metric),
+                "ci_low": ci[0] if ci else None,
+                "ci_high": ci[1] if ci else None,
+                "count": g["count"],
+                "small_group": bool(g.get("small_group", False)),
+                "undefined": g.get("undefined", {}).get(metric),
+            }
+        )
+    return rows
+
+
+def _threshold_line(
+    rows: list[dict[str, Any]], threshold: Mapping[str, Any] | None
+) -> tuple[float, str] | None:
+    values = [r["value"] for r in rows if r["value"] is not None]
+    if threshold is None or not values:
+        return None
+    top = max(values)
+    if threshold.get("ratio_min") is not None:
+        r = float(threshold["ratio_min"])
+        return r * top, f"policy floor: {r:g} × highest = {r * top:.3f}"
+    if threshold.get("difference_max") is not None:
+        d = float(threshold["difference_max"])
+        return top - d, f"policy floor: highest − {d:g} = {top - d:.3f}"
+    return None
+
+
+def _describe(
+    rows: list[dict[str, Any]],
+    label: str,
+    features: list[str],
+    confidence: float,
+    line: tuple[float, str] | None,
+) -> str:
+    defined = [r for r in rows if r["value"] is not None]
+    parts = [
+        f"Dot chart of {label.lower()} for {len(rows)} groups of {', '.join(features)}, "
+        f"with {confidence * 100:g}% confidence intervals as whiskers."
+    ]
+    if defined:
+        hi = max(defined, key=lambda r: r["value"])
+        lo = min(defined, key=lambda r: r["value"])
+        parts.append(
+            f"Highest: {hi['group']}, {hi['value']:.3f}; lowest: {lo['group']}, {lo['value']:.3f}."
+        )
+    small = [r["group"] for r in rows if r["small_group"]]
+    if small:
+        parts.append(f"Hollow dots mark groups below the minimum size: {'; '.join(small)}.")
+    undefined = [r["group"] for r in rows if r["value"] is None]
+    if undefined:
+        parts.append(f"Undefined for: {'; '.join(undefined)}.")
+    if line is not None:
+        parts.append(
+            f"Dashed line: {line[1]}; groups left of it breach the threshold (point estimate)."
+        )
+    parts.append("The same numbers are in the table next to the chart.")
+    return " ".join(parts)
+
+
+def metric_chart_svg(
+    result: Mapping[str, Any],
+    metric: str,
+    *,
+    threshold: Mapping[str, Any] | None = None,
+    title: str | None = None,
+) -> str:
+    """Draw one metric across groups as an accessible SVG dot chart.
+
+    Parameters
+    ----------
+    result : mapping
+        ``BiasResult.to_dict()``.
+    metric : str
+        The metric to draw.
+    threshold : mapping, optional
+        A policy threshold for this metric (``{"metric", "ratio_min"}`` or
+        ``{"metric", "difference_max"}``); draws the policy floor line (see the module
+        documentation).
+    title : str, optional
+        Chart title; defaults to the metric's label and the sensitive features.
+
+    Returns
+    -------
+    str
+        An SVG document whose root has ``role="img"`` and ``aria-labelledby`` pointing to its
+        first children ``<title>`` and ``<desc>``. Identical inputs give identical output.
+    """
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
+
+    rows = metric_table(result, metric)
+    label = METRIC_LABELS.get(metric, metric)
+    features = list(result.get("sensitive_features", []))
+    confidence = float(result.get("bootstrap", {}).get("confidence", 0.95))
+    title = title or f"{label} by {', '.join(features) or 'group'}"
+    line = _threshold_line(rows, threshold)
+    desc = _describe(rows, label, features, confidence, line)
+
+    n = len(rows)
+    rc = {
+        "svg.fonttype": "none",
+        "svg.hashsalt": _HASHSALT,
+        "font.family": "DejaVu Sans",
+        "font.size": 10,
+    }
+    with rc_context(rc):
+        fig = Figure(figsize=(7.5, 1.4 + 0.42 * max(n, 1)), layout="constrained")
+        FigureCanvasSVG(fig)
+        ax = fig.add_subplot()
+        ys = list(range(n))[::-1]
+        names = []
+        x_max = 1.0
+        for y, row in zip(ys, rows, strict=True):
+            names.append(row["group"] + (" (small)" if row["small_group"] else ""))
+            value = row["value"]
+            if value is None:
+                ax.text(0.01, y, "undefined", va="center", ha="left", fontsize=9, style="italic")
+                continue
+            x_max = max(x_max, value, row["ci_high"] or 0.0)
+            if row["ci_low"] is not None:
+                ax.errorbar(
+                    [value],
+                    [y],
+                    xerr=[[value - row["ci_low"]], [row["ci_high"] - value]],
+                    fmt="none",
+                    ecolor="#333333",
+                    elinewidth=1.2,
+                    capsize=4,
+                )
+            ax.plot(
+                [value],
+                [y],
+                marker="o",
+                markersize=8,
+                color="#1f4e79",
+                markerfacecolor="white" if row["small_group"] else "#1f4e79",
+                linestyle="none",
+            )
+            ax.text(value, y + 0.22, f"{value:.3f}", ha="center", va="bottom", fontsize=8)
+        if line is not None:
+            ax.axvline(line[0], color="#b00020", linestyle="--", linewidth=1.5)
+            ax.text(
+                line[0],
+                n - 0.4,
+                line[1],
+                color="#b00020",
+                ha="left",
+                va="bottom",
+                fontsize=8,
+            )
+        ax.set_yticks(ys, names)
+        ax.set_ylim(-0.7, n - 0.1 + (0.5 if line is not None else 0.2))
+        ax.set_xlim(0, x_max * 1.02)
+        ax.set_xlabel(f"{label} ({confidence * 100:g}% CI)")
+        ax.set_title(title, loc="left", fontsize=11)
+        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+        fig.clear()
+    return _add_title_desc(buf.getvalue(), title, desc, metric)
+
+
+def _add_title_desc(svg: str, title: str, desc: str, metric: str) -> str:
+    digest = hashlib.sha1(f"{metric}\n{title}\n{desc}".encode()).hexdigest()[:8]
+    base = f"chart-{metric}-{digest}"
+    start = svg.index("<svg")
+    end = svg.index(">", start)
+    attrs = f' role="img" aria-labelledby={quoteattr(f"{base}-title {base}-desc")}'
+    children = (
+        f'\n <title id="{base}-title">{escape(title)}</title>'
+        f'\n <desc id="{base}-desc">{escape(desc)}</desc>'
+    )
+    return svg[:end] + attrs + ">" + children + svg[end + 1 :]

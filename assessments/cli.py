@@ -1,0 +1,39 @@
+"""Command line for assessments: the job worker and the stalled-check reaper."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+bias_cli = AppGroup("bias-checks", help="Manage bias-check jobs.")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@with_appcontext
+def worker(burst: bool) -> None:
+    """Run the background job worker (needs REDIS_URL)."""
+    redis_url = current_app.config.get("REDIS_URL")
+    if not redis_url:
+        raise click.ClickException("REDIS_URL is not set; without it, jobs run in-process.")
+    from redis import Redis
+    from rq import SimpleWorker
+
+    from assessments import bias_checks
+    from assessments.jobs import QUEUE_NAME
+
+    bias_checks.reap_stalled()
+    # SimpleWorker runs jobs in this process, inside the app context the command set up.
+    SimpleWorker([QUEUE_NAME], connection=Redis.from_url(redis_url)).work(burst=burst)
+
+
+@bias_cli.command("reap")
+@click.option(
+    "--timeout", type=int, default=None, help="Seconds without a heartbeat (default 900)."
+)
+def reap(timeout: int | None) -> None:
+    """Mark running checks whose worker died as failed."""
+    from assessments import bias_checks
+
+    click.echo(f"marked {bias_checks.reap_stalled(timeout)} stalled checks as failed")

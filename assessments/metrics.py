@@ -1,0 +1,861 @@
+"""Group fairness metrics computed from confusion counts, with bootstrap confidence intervals.
+
+Rows are first aggregated into confusion counts per intersectional group (one ``np.bincount``
+over ``cell * 4 + y_true * 2 + y_pred``, where ``cell`` combines the features' integer codes;
+categorical columns are used through their codes, so no string is touched per row). The pass
+runs in chunks of :data:`CHUNK_ROWS` rows, so its temporary memory stays small. Every
+count-based metric, every between-group difference and ratio, and fairlearn's summary values
+follow from those counts, so the work after the single pass does not depend on the number of
+rows (about 10 ms for 10 groups and 1,000 resamples).
+
+Relation to fairlearn
+---------------------
+Where a metric is defined, the values equal ``fairlearn.metrics.MetricFrame`` on the raw rows
+(``selection_rate``, ``true_positive_rate``, ``false_positive_rate``, ``false_negative_rate``,
+``true_negative_rate``, ``sklearn.metrics.accuracy_score``, ``sklearn.metrics.precision_score``,
+``count``), and the differences, ratios and summary values equal ``MetricFrame.difference()`` /
+``MetricFrame.ratio()`` (``method="between_groups"``) and
+``demographic_parity_*``, ``equalized_odds_*`` (``agg="worst_case"``) and
+``equal_opportunity_*``.
+
+The one deliberate difference is **undefined values**. fairlearn (through scikit-learn)
+returns 0 for a rate whose denominator is empty, e.g. the true positive rate of a group with no
+positive outcomes, or the precision of a group with no positive predictions. Reporting 0 there
+would show a disparity that does not exist, so this module reports ``None`` and says why in
+the group's ``undefined`` mapping. Consequently:
+
+* a group's undefined metric is left out of that metric's difference and ratio (fairlearn would
+  count it as 0);
+* a difference or ratio needs at least two groups where the metric is defined, otherwise it is
+  ``None``; a ratio is also ``None`` when the largest value is 0 (fairlearn: NaN);
+* ``equalized_odds_difference`` / ``_ratio`` are ``None`` when either of their true positive
+  rate or false positive rate components lacks two defined groups; a component ratio that is
+  undefined only because every group's value is 0 is left out of the worst case.
+
+Bootstrap
+---------
+Confidence intervals are percentile intervals (linear interpolation, numpy's default) from
+``n_boot`` resamples. A resample draws the ``n_groups * 4`` confusion counts from
+``Multinomial(n_rows, counts / n_rows)``, which has exactly the distribution of the confusion
+counts of ``n_rows`` rows drawn with replacement, so it is equivalent to resampling rows while
+costing nothing per row. In a resample a group may lose every row of a metric's denominator;
+the metric is then undefined *in that resample*:
+
+* a group metric's interval uses the resamples where it is defined, and is ``None`` when more
+  than ``MAX_UNDEFINED_FRACTION`` (5 %) of the resamples leave it undefined;
+* a resample's difference and ratio are taken over the groups that are defined in that resample
+  (as for the point estimate); the resample counts as undefined for the disparity when fewer
+  than two groups are defined (or, for the ratio, the largest value is 0), with the same 5 %
+  rule.
+
+The generator is ``numpy.random.default_rng(seed)``, so the same inputs and seed give identical
+intervals.
+
+Scores
+------
+With ``y_score``, each group also gets ``roc_auc`` (equal to ``sklearn.metrics.roc_auc_score``;
+``None`` when the group has only one outcome class) and a calibration table. AUC intervals
+resample a (group, score bin, outcome) histogram the same multinomial way. With at most
+``AUC_BOOT_BINS`` distinct scores the histogram is exact; otherwise scores are put in quantile
+bins, and the binned resample distribution is shifted by the (small) difference between the
+exact and the binned AUC of the data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "AUC_BOOT_BINS",
+    "CELL_ORDER",
+    "COUNT_METRICS",
+    "MAX_GROUPS",
+    "MAX_UNDEFINED_FRACTION",
+    "CHUNK_ROWS",
+    "SUMMARY_KEYS",
+    "BiasResult",
+    "chunked_bincount",
+    "chunked_take",
+    "compute_bias_metrics",
+    "confusion_cells",
+    "encode_groups",
+    "metrics_from_cells",
+    "small_int_dtype",
+]
+
+#: Column order of the confusion cells: index = ``y_true * 2 + y_pred``. Same as
+#: ``sklearn.metrics.confusion_matrix(...).ravel()`` for labels ``[0, 1]``.
+CELL_ORDER = ("tn", "fp", "fn", "tp")
+
+#: Metrics computed from confusion counts, in report order.
+COUNT_METRICS = (
+    "selection_rate",
+    "true_positive_rate",
+    "false_positive_rate",
+    "false_negative_rate",
+    "true_negative_rate",
+    "accuracy",
+    "precision",
+)
+
+SUMMARY_KEYS = (
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equalized_odds_difference",
+    "equalized_odds_ratio",
+    "equal_opportunity_difference",
+    "equal_opportunity_ratio",
+)
+
+#: A confidence interval is ``None`` when more resamples than this leave the value undefined.
+MAX_UNDEFINED_FRACTION = 0.05
+
+#: At most this many intersectional groups (keeps the bootstrap small; an identifier column
+#: chosen as a sensitive feature is a mistake, not a group).
+MAX_GROUPS = 1000
+
+#: Score bins used by the AUC bootstrap (its cost is n_boot x groups x bins x 2 draws).
+AUC_BOOT_BINS = 128
+
+#: Above this many (group, distinct score, outcome) bins the exact AUC is computed per group
+#: by sorting instead of from a histogram.
+_MAX_AUC_HIST_BINS = 4_000_000
+
+_CALIBRATION_BINS = 10
+
+#: Rows per chunk in the passes over rows (bounds temporary memory).
+CHUNK_ROWS = 1 << 20
+
+# Largest product of feature cardinalities (x 4 outcomes) counted with a dense bincount.
+_MAX_DENSE_PRODUCT = 1 << 24
+
+# numerator cells, denominator cells (indices into CELL_ORDER) and why the value is undefined
+_DEFINITIONS: dict[str, tuple[tuple[int, ...], tuple[int, ...], str]] = {
+    "selection_rate": ((1, 3), (0, 1, 2, 3), "the group has no rows"),
+    "true_positive_rate": ((3,), (2, 3), "no positive outcomes (y_true = 1) in the group"),
+    "false_positive_rate": ((1,), (0, 1), "no negative outcomes (y_true = 0) in the group"),
+    "false_negative_rate": ((2,), (2, 3), "no positive outcomes (y_true = 1) in the group"),
+    "true_negative_rate": ((0,), (0, 1), "no negative outcomes (y_true = 0) in the group"),
+    "accuracy": ((0, 3), (0, 1, 2, 3), "the group has no rows"),
+    "precision": ((3,), (1, 3), "no positive predictions (y_pred = 1) in the group"),
+}
+_AUC_UNDEFINED = "the group has only one outcome class, so ROC AUC is undefined"
+
+
+# --------------------------------------------------------------------------------------------
+# Counting
+# --------------------------------------------------------------------------------------------
+
+
+def confusion_cells(
+    y_true: np.ndarray, y_pred: np.ndarray, group_codes: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """Count the confusion cells of each group.
+
+    Parameters
+    ----------
+    y_true : numpy.ndarray of int or bool, shape (n_rows,)
+        True outcomes, 1 = positive.
+    y_pred : numpy.ndarray of int or bool, shape (n_rows,)
+        Predictions, 1 = positive.
+    group_codes : numpy.ndarray of int, shape (n_rows,)
+        Group of each row, in ``range(n_groups)``.
+    n_groups : int
+        Number of groups.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (n_groups, 4)
+        Counts in the order of :data:`CELL_ORDER`: ``[tn, fp, fn, tp]``.
+    """
+    codes = np.asarray(group_codes)
+    yt = np.asarray(y_true)
+    yp = np.asarray(y_pred)
+    dtype = np.int64 if n_groups * 4 >= 2**31 else np.int32
+    counts = np.zeros(n_groups * 4, dtype=np.int64)
+    for start in range(0, len(codes), CHUNK_ROWS):
+        stop = start + CHUNK_ROWS
+        idx = codes[start:stop].astype(dtype)
+        idx *= 4
+        idx += yt[start:stop]
+        idx += yt[start:stop]
+        idx += yp[start:stop]
+        counts += np.bincount(idx, minlength=n_groups * 4)
+    return counts.reshape(n_groups, 4)
+
+
+def metrics_from_cells(cells: np.ndarray) -> dict[str, np.ndarray]:
+    """Compute the count-based metrics from confusion counts.
+
+    Parameters
+    ----------
+    cells : numpy.ndarray, shape (..., 4)
+        Confusion counts in the order of :data:`CELL_ORDER`; any leading shape (groups,
+        resamples × groups).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray of float64, each of shape ``cells.shape[:-1]``
+        One array per name in :data:`COUNT_METRICS`; NaN where the denominator is 0.
+    """
+    cells = np.asarray(cells)
+    out: dict[str, np.ndarray] = {}
+    for name, (num_idx, den_idx, _reason) in _DEFINITIONS.items():
+        num = cells[..., list(num_idx)].sum(axis=-1).astype(np.float64)
+        den = cells[..., list(den_idx)].sum(axis=-1).astype(np.float64)
+        out[name] = np.divide(num, den, out=np.full(num.shape, np.nan), where=den > 0)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Groups
+# --------------------------------------------------------------------------------------------
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _sort_labels(labels: Sequence[str]) -> list[str]:
+    uniq = set(labels)
+    try:
+        return sorted(uniq, key=float)
+    except ValueError:
+        return sorted(uniq)
+
+
+def small_int_dtype(n_values: int) -> type[np.signedinteger]:
+    """Smallest signed integer type that holds codes ``-1 .. n_values - 1``."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_values <= np.iinfo(dtype).max:
+            return dtype
+    return np.int64
+
+
+def chunked_take(lookup: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``lookup[codes]`` in chunks, so that no row-sized ``intp`` index copy is made.
+
+    Negative codes select from the end of ``lookup`` (append a sentinel for code -1).
+    """
+    out = np.empty(len(codes), dtype=lookup.dtype)
+    for start in range(0, len(codes), CHUNK_ROWS):
+        stop = start + CHUNK_ROWS
+        out[start:stop] = lookup[codes[start:stop]]
+    return out
+
+
+def chunked_bincount(codes: np.ndarray, minlength: int) -> np.ndarray:
+    """``np.bincount(codes, minlength=minlength)`` in chunks (codes must be >= 0)."""
+    counts = np.zeros(minlength, dtype=np.int64)
+    for start in range(0, len(codes), CHUNK_ROWS):
+        part = np.bincount(codes[start : start + CHUNK_ROWS], minlength=minlength)
+        counts[: len(part)] += part
+    return counts
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    codes: np.ndarray | None  # compact group index per row (when asked for)
+    groups: list[tuple[str, ...]]  # one label tuple per compact group
+    cells: np.ndarray | None  # (n_groups, 4) confusion counts (when labels were given)
+
+
+def encode_groups(sensitive_features: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+    """Integer-code the intersectional groups of one to three sensitive features.
+
+    Categorical columns are used through their codes (no pass over strings); other columns are
+    factorized with ``pandas.factorize``. Values are compared by their text (``1``, ``1.0`` and
+    ``"1"`` are the same group). Groups are ordered by feature values (numerically when every
+    value of a feature is a number, otherwise alphabetically), and only observed combinations
+    get a code.
+
+    Parameters
+    ----------
+    sensitive_features : pandas.DataFrame
+        One column per sensitive feature, no missing values.
+
+    Returns
+    -------
+    codes : numpy.ndarray of int8, int16 or int32, shape (n_rows,)
+        Group of each row (the smallest integer type that fits).
+    groups : list of tuple of str
+        Feature values of each group, in code order.
+
+    Raises
+    ------
+    ValueError
+        If a column has missing values or there are more than :data:`MAX_GROUPS` groups.
+    """
+    enc = _encode(sensitive_features, want_codes=True)
+    assert enc.codes is not None
+    return enc.codes, enc.groups
+
+
+def _raw_codes(col: pd.Series, name: str) -> tuple[np.ndarray, list[str]]:
+    """Codes as stored (categorical codes, or factorized) and the text of each code."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        cat = col.array
+        codes = cat.codes  # a view, no copy
+        uniques: Sequence[Any] = list(cat.categories)
+    else:
+        codes, uniq_index = pd.factorize(col, use_na_sentinel=True)
+        uniques = list(uniq_index)
+        codes = codes.astype(small_int_dtype(len(uniques)))
+    if len(codes) and codes.min() < 0:
+        raise ValueError(f"sensitive feature {name!r} has missing values")
+    return codes, [_label(u) for u in uniques]
+
+
+def _combine(
+    codes: list[np.ndarray], sizes: list[int], start: int, stop: int, dtype: Any
+) -> np.ndarray:
+    """Flat index into the product of the features' code ranges, for rows start:stop."""
+    out = codes[0][start:stop].astype(dtype)
+    for c, size in zip(codes[1:], sizes[1:], strict=True):
+        out *= size
+        out += c[start:stop]
+    return out
+
+
+def _encode(
+    sensitive_features: pd.DataFrame,
+    *,
+    y_true: np.ndarray | None = None,
+    y_pred: np.ndarray | None = None,
+    want_codes: bool = False,
+) -> _Encoded:
+    """Find the observed groups; optionally count confusion cells and code each row.
+
+    Rows are combined in the space of the stored codes (no per-row lookups) in chunks of
+    :data:`CHUNK_ROWS`; labels are sorted and merged afterwards on the few observed groups.
+    """
+    names = [str(c) for c in sensitive_features.columns]
+    raw = [_raw_codes(sensitive_features.iloc[:, i], names[i]) for i in range(len(names))]
+    codes_list = [r[0] for r in raw]
+    labels = [r[1] for r in raw]
+    sizes = [max(len(lab), 1) for lab in labels]
+    n_rows = len(sensitive_features)
+    n_product = math.prod(sizes)
+    with_labels = y_true is not None and y_pred is not None
+    width = 4 if with_labels else 1
+    row_flat: np.ndarray | None = None  # sparse path: observed-combination index per row
+    if n_product * width <= _MAX_DENSE_PRODUCT:
+        dtype = np.int32
+        counts = np.zeros(n_product * width, dtype=np.int64)
+        for start in range(0, n_rows, CHUNK_ROWS):
+            stop = start + CHUNK_ROWS
+            idx = _combine(codes_list, sizes, start, stop, dtype)
+            if with_labels:
+                idx *= 4
+                idx += y_true[start:stop]  # type: ignore[index]
+                idx += y_true[start:stop]  # type: ignore[index]
+                idx += y_pred[start:stop]  # type: ignore[index]
+            counts += np.bincount(idx, minlength=len(counts))
+        counts = counts.reshape(n_product, width)
+        present = np.flatnonzero(counts.sum(axis=1))
+        present_counts = counts[present]
+    else:  # huge product space (features with many values): factorize the flat index
+        flat = _combine(codes_list, sizes, 0, n_rows, np.int64)
+        fcodes, uniq = pd.factorize(flat)
+        if len(uniq) > MAX_GROUPS:
+            raise ValueError(_too_many(len(uniq)))
+        present = np.asarray(uniq)
+        row_flat = fcodes.astype(small_int_dtype(len(present)))
+        if with_labels:
+            present_counts = confusion_cells(y_true, y_pred, row_flat, len(present))  # type: ignore[arg-type]
+        else:
+            present_counts = np.bincount(row_flat, minlength=len(present)).reshape(-1, 1)
+
+    # label tuples of the observed combinations; merge equal ones and sort
+    tuples = []
+    for flat_index in present.tolist():
+        digits = []
+        for size in reversed(sizes):
+            flat_index, rem = divmod(flat_index, size)
+            digits.append(rem)
+        digits.reverse()
+        tuples.append(tuple(labels[i][d] for i, d in enumerate(digits)))
+    rank = [{lab: r for r, lab in enumerate(_sort_labels(lab_list))} for lab_list in labels]
+    groups = sorted(set(tuples), key=lambda t: tuple(rank[i][v] for i, v in enumerate(t)))
+    if len(groups) > MAX_GROUPS:
+        raise ValueError(_too_many(len(groups)))
+    index_of = {g: i for i, g in enumerate(groups)}
+    target = np.array([index_of[t] for t in tuples], dtype=np.int64)
+    merged = np.zeros((len(groups), width), dtype=np.int64)
+    np.add.at(merged, target, present_counts)
+    codes = None
+    if want_codes:
+        dtype_out = small_int_dtype(len(groups))
+        if row_flat is not None:
+            codes = chunked_take(target.astype(dtype_out), row_flat)
+        else:
+            compact = np.full(n_product, -1, dtype=dtype_out)
+            compact[present] = target
+            codes = np.empty(n_rows, dtype=dtype_out)
+            for start in range(0, n_rows, CHUNK_ROWS):
+                stop = start + CHUNK_ROWS
+                codes[start:stop] = compact[_combine(codes_list, sizes, start, stop, np.int32)]
+    return _Encoded(codes=codes, groups=groups, cells=merged if with_labels else None)
+
+
+def _too_many(n: int) -> str:
+    return f"the sensitive features define {n:,} groups; at most {MAX_GROUPS:,} are supported"
+
+
+def _binary(values: Any, name: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional")
+    if arr.dtype == np.bool_:
+        return arr.view(np.int8)
+    if np.issubdtype(arr.dtype, np.integer):
+        ok = not len(arr) or (arr.min() >= 0 and arr.max() <= 1)
+    elif np.issubdtype(arr.dtype, np.floating):
+        ok = bool(np.isin(arr, (0.0, 1.0)).all())
+    else:
+        raise ValueError(f"{name} must hold 0/1 numbers or booleans, not {arr.dtype}")
+    if not ok:
+        raise ValueError(f"{name} must hold only 0 and 1")
+    return arr.astype(np.int8, copy=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Result
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BiasResult:
+    """Result of :func:`compute_bias_metrics`.
+
+    Attributes hold JSON-safe values (``int``, ``float``, ``str``, ``bool``, ``None``, lists and
+    dicts) in the shape that :meth:`to_dict` returns; ``cells`` and ``groups`` keep the raw
+    confusion counts for further computation.
+    """
+
+    n_rows: int
+    sensitive_features: list[str]
+    overall: dict[str, Any]
+    by_group: list[dict[str, Any]]
+    disparities: dict[str, dict[str, Any]]
+    summary: dict[str, float | None]
+    bootstrap: dict[str, Any]
+    calibration: dict[str, Any] | None = None
+    cells: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.int64), repr=False)
+    groups: list[tuple[str, ...]] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the public, JSON-serialisable result.
+
+        Returns
+        -------
+        dict
+            ``{"n_rows", "sensitive_features", "overall", "by_group", "disparities",
+            "summary", "calibration" (only with scores), "bootstrap"}``; see the module and
+            :func:`compute_bias_metrics` documentation.
+        """
+        import copy
+
+        out: dict[str, Any] = {
+            "n_rows": self.n_rows,
+            "sensitive_features": list(self.sensitive_features),
+            "overall": dict(self.overall),
+            "by_group": copy.deepcopy(self.by_group),
+            "disparities": copy.deepcopy(self.disparities),
+            "summary": dict(self.summary),
+        }
+        if self.calibration is not None:
+            out["calibration"] = copy.deepcopy(self.calibration)
+        out["bootstrap"] = dict(self.bootstrap)
+        return out
+
+
+def _f(value: Any) -> float | None:
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+def _interval(samples: np.ndarray, alpha: float) -> list[list[float] | None]:
+    """Percentile intervals of each column of ``samples`` (n_boot, k); NaN = undefined.
+
+    Same as ``np.quantile(..., method="linear")`` over each column's defined values, but
+    vectorised over the columns.
+    """
+    samples = samples.reshape(samples.shape[0], -1)
+    n_boot, k = samples.shape
+    n_valid = (~np.isnan(samples)).sum(axis=0)
+    ok = (n_valid > 0) & ((1.0 - n_valid / n_boot) <= MAX_UNDEFINED_FRACTION)
+    out: list[list[float] | None] = [None] * k
+    if not ok.any():
+        return out
+    ordered = np.sort(samples[:, ok], axis=0)  # NaN sorts last
+    valid = n_valid[ok]
+    cols = np.arange(ordered.shape[1])
+    bounds = []
+    for q in (alpha / 2, 1 - alpha / 2):
+        pos = q * (valid - 1)
+        below = np.floor(pos).astype(np.int64)
+        above = np.minimum(below + 1, valid - 1)
+        t = pos - below
+        a, b = ordered[below, cols], ordered[above, cols]
+        diff = b - a
+        bounds.append(np.where(t >= 0.5, b - diff * (1 - t), a + diff * t))  # numpy's lerp
+    for j, col in enumerate(np.flatnonzero(ok)):
+        out[col] = [float(bounds[0][j]), float(bounds[1][j])]
+    return out
+
+
+def _spread(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Max, min, difference and ratio over the last axis, ignoring NaN; NaN if < 2 defined."""
+    defined = ~np.isnan(values)
+    n_defined = defined.sum(axis=-1)
+    hi = np.where(defined, values, -np.inf).max(axis=-1)
+    lo = np.where(defined, values, np.inf).min(axis=-1)
+    enough = n_defined >= 2
+    diff = np.where(enough, hi - lo, np.nan)
+    safe_hi = np.where(enough & (hi > 0), hi, 1.0)
+    ratio = np.where(enough & (hi > 0), lo / safe_hi, np.nan)
+    return hi, lo, diff, ratio
+
+
+# --------------------------------------------------------------------------------------------
+# Scores: ROC AUC and calibration
+# --------------------------------------------------------------------------------------------
+
+
+def _auc_from_hist(hist: np.ndarray) -> np.ndarray:
+    """AUC from a histogram (..., n_bins, 2) ordered by score; [..., 0] negatives, 1 positives.
+
+    Ties (same bin) count one half, as in the Mann-Whitney statistic that
+    ``roc_auc_score`` equals.
+    """
+    neg = hist[..., 0].astype(np.float64)
+    pos = hist[..., 1].astype(np.float64)
+    neg_below = np.cumsum(neg, axis=-1) - neg
+    u = (pos * (neg_below + 0.5 * neg)).sum(axis=-1)
+    n_pos = pos.sum(axis=-1)
+    n_neg = neg.sum(axis=-1)
+    den = n_pos * n_neg
+    return np.divide(u, den, out=np.full(u.shape, np.nan), where=den > 0)
+
+
+def _auc_sorted(score: np.ndarray, y: np.ndarray) -> float:
+    neg = np.sort(score[y == 0])
+    pos = np.sort(score[y == 1])  # sorted keys make searchsorted much faster
+    if len(neg) == 0 or len(pos) == 0:
+        return math.nan
+    below = np.searchsorted(neg, pos, side="left").astype(np.float64)
+    ties = np.searchsorted(neg, pos, side="right") - below
+    return float((below + 0.5 * ties).sum() / (len(pos) * len(neg)))
+
+
+def _score_stats(
+    score: np.ndarray,
+    y_true: np.ndarray,
+    codes: np.ndarray,
+    n_groups: int,
+    rng: np.random.Generator,
+    n_boot: int,
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Exact AUC per group and overall, and AUC bootstrap samples (n_boot, n_groups)."""
+    fcodes, uniques = pd.factorize(score, sort=False)
+    n_distinct = len(uniques)
+    exact_groups = np.full(n_groups, np.nan)
+    if n_groups * n_distinct * 2 <= _MAX_AUC_HIST_BINS:
+        rank = np.empty(n_distinct, dtype=np.int64)
+        rank[np.argsort(np.asarray(uniques), kind="stable")] = np.arange(n_distinct)
+        idx = codes.astype(np.int64) * (n_distinct * 2) + rank[fcodes] * 2 + y_true
+        fine = np.bincount(idx, minlength=n_groups * n_distinct * 2).reshape(
+            n_groups, n_distinct, 2
+        )
+        exact_groups = _auc_from_hist(fine)
+        exact_overall = float(_auc_from_hist(fine.sum(axis=0)))
+    else:
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(n_groups + 1))
+        for g in range(n_groups):
+            rows = order[bounds[g] : bounds[g + 1]]
+            exact_groups[g] = _auc_sorted(score[rows], y_true[rows])
+        exact_overall = _auc_sorted(score, y_true)
+        fine = None
+
+    # bootstrap histogram
+    if n_distinct <= AUC_BOOT_BINS and fine is not None:
+        coarse = fine
+    else:
+        step = max(1, len(score) // 200_000)
+        edges = np.unique(np.quantile(score[::step], np.linspace(0, 1, AUC_BOOT_BINS + 1)[1:-1]))
+        bins = np.searchsorted(edges, score, side="right")
+        n_bins = len(edges) + 1
+        idx = codes.astype(np.int64) * (n_bins * 2) + bins * 2 + y_true
+        coarse = np.bincount(idx, minlength=n_groups * n_bins * 2).reshape(n_groups, n_bins, 2)
+    total = int(coarse.sum())
+    draws = rng.multinomial(total, coarse.ravel() / total, size=n_boot).reshape(
+        (n_boot, *coarse.shape)
+    )
+    # shift by the binning bias (zero when the histogram is exact)
+    boot_groups = _auc_from_hist(draws) + (exact_groups - _auc_from_hist(coarse))
+    return exact_groups, exact_overall, boot_groups
+
+
+def _calibration(
+    score: np.ndarray,
+    y_true: np.ndarray,
+    codes: np.ndarray,
+    n_groups: int,
+    group_dicts: list[dict[str, str]],
+) -> dict[str, Any]:
+    k = _CALIBRATION_BINS
+    bins = np.minimum((score * k).astype(np.int64), k - 1)
+    idx = codes.astype(np.int64) * k + bins
+    size = n_groups * k
+    count = np.bincount(idx, minlength=size).reshape(n_groups, k)
+    score_sum = np.bincount(idx, weights=score, minlength=size).reshape(n_groups, k)
+    pos_sum = np.bincount(idx, weights=y_true, minlength=size).reshape(n_groups, k)
+
+    def rows(c: np.ndarray, s: np.ndarray, p: np.ndarray) -> list[dict[str, Any]]:
+        out = []
+        for b in range(k):
+            n = int(c[b])
+            out.append(
+                {
+                    "bin": [b / k, (b + 1) / k],
+                    "count": n,
+                    "mean_score": float(s[b] / n) if n else None,
+                    "observed_rate": float(p[b] / n) if n else None,
+                }
+            )
+        return out
+
+    return {
+        "n_bins": k,
+        "binning": "equal width on [0, 1]; the last bin includes 1",
+        "overall": rows(count.sum(0), score_sum.sum(0), pos_sum.sum(0)),
+        "by_group": [
+            {"group": group_dicts[g], "bins": rows(count[g], score_sum[g], pos_sum[g])}
+            for g in range(n_groups)
+        ],
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Main entry point
+# --------------------------------------------------------------------------------------------
+
+
+def compute_bias_metrics(
+    *,
+    y_true: Any,
+    y_pred: Any,
+    sensitive_features: pd.DataFrame,
+    y_score: Any = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    min_group_size: int = 30,
+) -> BiasResult:
+    """Compute disaggregated fairness metrics, disparities and bootstrap intervals.
+
+    Parameters
+    ----------
+    y_true : array-like of {0, 1} or bool, shape (n_rows,)
+        True outcomes, 1 = positive.
+    y_pred : array-like of {0, 1} or bool, shape (n_rows,)
+        Predictions, 1 = positive.
+    sensitive_features : pandas.DataFrame
+        One to three columns; every observed combination of their values is a group.
+        Categorical columns are fastest. No missing values (see
+        :func:`assessments.bias_input.prepare`).
+    y_score : array-like of float in [0, 1], shape (n_rows,), optional
+        Scores; adds ``roc_auc`` and a calibration table.
+    n_boot : int, default 1000
+        Number of bootstrap resamples (0 disables intervals).
+    seed : int, default 0
+        Seed of ``numpy.random.default_rng``; the same seed gives the same intervals.
+    confidence : float, default 0.95
+        Level of the percentile intervals.
+    min_group_size : int, default 30
+        Groups with fewer rows are reported with ``small_group: true``. They still take part
+        in the disparities (as in fairlearn); :func:`assessments.verdicts.judge` decides what
+        that means for a verdict.
+
+    Returns
+    -------
+    BiasResult
+        ``to_dict()`` gives::
+
+            {"n_rows": int, "sensitive_features": [str],
+             "overall": {metric: float | None, "count": int},
+             "by_group": [{"group": {feature: str}, "count": int, "small_group": bool,
+                           metric: float | None, ..., "ci": {metric: [lo, hi] | None},
+                           "undefined": {metric: reason}}],
+             "disparities": {metric: {"difference", "ratio", "ci_difference", "ci_ratio",
+                                      "max_group", "min_group"}},
+             "summary": {"demographic_parity_difference", "demographic_parity_ratio",
+                         "equalized_odds_difference", "equalized_odds_ratio",
+                         "equal_opportunity_difference", "equal_opportunity_ratio"},
+             "calibration": {...},  # only with y_score
+             "bootstrap": {"n_boot": int, "seed": int, "confidence": float}}
+
+        Metrics are :data:`COUNT_METRICS`, plus ``roc_auc`` with scores. Group values are
+        strings. Undefined values are ``None`` (never NaN).
+
+    Raises
+    ------
+    ValueError
+        If the inputs have different lengths, labels are not 0/1, scores are outside [0, 1],
+        there are no rows, a sensitive feature has missing values, or there are not one to
+        three sensitive features.
+    """
+    if not isinstance(sensitive_features, pd.DataFrame):
+        raise ValueError("sensitive_features must be a pandas DataFrame")
+    names = [str(c) for c in sensitive_features.columns]
+    if not 1 <= len(names) <= 3:
+        raise ValueError("give one to three sensitive features")
+    if not 0 < confidence < 1:
+        raise ValueError("confidence must lie strictly between 0 and 1")
+    if n_boot < 0:
+        raise ValueError("n_boot must not be negative")
+    yt = _binary(y_true, "y_true")
+    yp = _binary(y_pred, "y_pred")
+    n_rows = len(yt)
+    if n_rows == 0:
+        raise ValueError("no rows")
+    if len(yp) != n_rows or len(sensitive_features) != n_rows:
+        raise ValueError("y_true, y_pred and sensitive_features must have the same length")
+    score = None
+    if y_score is not None:
+        score = np.asarray(y_score, dtype=np.float64)
+        if score.shape != (n_rows,):
+            raise ValueError("y_score must have one value per row")
+        if np.isnan(score).any() or score.min() < 0 or score.max() > 1:
+            raise ValueError("y_score must hold numbers between 0 and 1")
+
+    enc = _encode(sensitive_features, y_true=yt, y_pred=yp, want_codes=score is not None)
+    n_groups = len(enc.groups)
+    cells = enc.cells
+    assert cells is not None
+    rng = np.random.default_rng(seed)
+    alpha = 1.0 - confidence
+
+    group_metrics = metrics_from_cells(cells)  # metric -> (G,)
+    overall_metrics = metrics_from_cells(cells.sum(axis=0))
+    metric_names = list(COUNT_METRICS)
+    boot: dict[str, np.ndarray] = {}
+    if n_boot:
+        total = int(cells.sum())
+        draws = rng.multinomial(total, cells.ravel() / total, size=n_boot).reshape(
+            n_boot, n_groups, 4
+        )
+        boot = metrics_from_cells(draws)  # metric -> (B, G)
+
+    calibration = None
+    if score is not None:
+        auc_g, auc_all, auc_boot_g = _score_stats(
+            score, yt, enc.codes, n_groups, rng, max(n_boot, 1)
+        )
+        group_metrics["roc_auc"] = auc_g
+        overall_metrics["roc_auc"] = np.float64(auc_all)
+        if n_boot:
+            boot["roc_auc"] = auc_boot_g
+        metric_names.append("roc_auc")
+
+    group_dicts = [dict(zip(names, g, strict=True)) for g in enc.groups]
+    counts = cells.sum(axis=1)
+    reasons = {name: _DEFINITIONS[name][2] for name in COUNT_METRICS}
+    reasons["roc_auc"] = _AUC_UNDEFINED
+
+    # per-group intervals
+    group_ci: dict[str, list[list[float] | None]] = {}
+    for name in metric_names:
+        group_ci[name] = _interval(boot[name], alpha) if n_boot else [None] * n_groups
+
+    by_group: list[dict[str, Any]] = []
+    for g in range(n_groups):
+        entry: dict[str, Any] = {
+            "group": group_dicts[g],
+            "count": int(counts[g]),
+            "small_group": bool(counts[g] < min_group_size),
+        }
+        undefined: dict[str, str] = {}
+        ci: dict[str, list[float] | None] = {}
+        for name in metric_names:
+            value = _f(group_metrics[name][g])
+            entry[name] = value
+            if value is None:
+                undefined[name] = reasons[name]
+                ci[name] = None
+            else:
+                ci[name] = group_ci[name][g]
+        entry["ci"] = ci
+        entry["undefined"] = undefined
+        by_group.append(entry)
+
+    overall: dict[str, Any] = {name: _f(overall_metrics[name]) for name in metric_names}
+    overall["count"] = n_rows
+
+    disparities: dict[str, dict[str, Any]] = {}
+    for name in metric_names:
+        values = group_metrics[name]
+        hi, lo, diff, ratio = _spread(values)
+        entry = {
+            "difference": _f(diff),
+            "ratio": _f(ratio),
+            "ci_difference": None,
+            "ci_ratio": None,
+            "max_group": None,
+            "min_group": None,
+        }
+        if entry["difference"] is not None:
+            masked = np.where(np.isnan(values), -np.inf, values)
+            entry["max_group"] = group_dicts[int(np.argmax(masked))]
+            masked = np.where(np.isnan(values), np.inf, values)
+            entry["min_group"] = group_dicts[int(np.argmin(masked))]
+            if n_boot:
+                _, _, bdiff, bratio = _spread(boot[name])
+                entry["ci_difference"] = _interval(bdiff, alpha)[0]
+                if entry["ratio"] is not None:
+                    entry["ci_ratio"] = _interval(bratio, alpha)[0]
+        disparities[name] = entry
+
+    def worst(kind: str, pick: Any) -> float | None:
+        # None when a component lacks two defined groups; a ratio that is undefined only
+        # because every group's value is 0 (perfect parity) is left out of the worst case
+        eo = [disparities[m] for m in ("true_positive_rate", "false_positive_rate")]
+        if any(d["difference"] is None for d in eo):
+            return None
+        parts = [d[kind] for d in eo if d[kind] is not None]
+        return pick(parts) if parts else None
+
+    summary = {
+        "demographic_parity_difference": disparities["selection_rate"]["difference"],
+        "demographic_parity_ratio": disparities["selection_rate"]["ratio"],
+        "equalized_odds_difference": worst("difference", max),
+        "equalized_odds_ratio": worst("ratio", min),
+        "equal_opportunity_difference": disparities["true_positive_rate"]["difference"],
+        "equal_opportunity_ratio": disparities["true_positive_rate"]["ratio"],
+    }
+
+    if score is not None:
+        calibration = _calibration(score, yt, enc.codes, n_groups, group_dicts)
+
+    return BiasResult(
+        n_rows=n_rows,
+        sensitive_features=names,
+        overall=overall,
+        by_group=by_group,
+        disparities=disparities,
+        summary=summary,
+        bootstrap={"n_boot": int(n_boot), "seed": int(seed), "confidence": float(confidence)},
+        calibration=calibration,
+        cells=cells,
+        groups=enc.groups,
+    )
