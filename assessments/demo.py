@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 from werkzeug.datastructures import FileStorage
@@ -43,6 +44,26 @@ def answers_for(questionnaire: dict[str, Any], intensity: float) -> dict[str, An
     return answers
 
 
+COMPAS = Path(__file__).resolve().parents[1] / "tests" / "data" / "compas_two_year.csv"
+
+
+def seed_bias_check(pilot) -> None:
+    """ProPublica's COMPAS outputs as the pretrial risk score's bias check."""
+    from assessments import bias_checks
+
+    if bias_checks.for_pilot(pilot) or not COMPAS.exists():
+        return
+    with COMPAS.open("rb") as handle:
+        upload = FileStorage(stream=handle, filename="compas_two_year.csv")
+        form = {
+            "y_true": "two_year_recid",
+            "y_pred": "predicted_high_risk",
+            "sensitive_features": ["race", "sex"],
+            "name": "COMPAS outputs, Broward County",
+        }
+        bias_checks.create(pilot, upload, form, pilot.owner)
+
+
 def seed(*, users, pilots) -> None:
     _, questionnaire = service.questionnaire()
     for pilot in pilots:
@@ -56,3 +77,5 @@ def seed(*, users, pilots) -> None:
                 service.add_evidence(
                     pilot, upload, kind=kind, item_id=None, title=None, actor=owner
                 )
+        if pilot.use_case_id == "MCG-004":
+            seed_bias_check(pilot)
