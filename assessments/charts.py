@@ -46,6 +46,29 @@ def _group_label(group: Mapping[str, Any]) -> str:
     return ", ".join(f"{k} = {v}" for k, v in group.items())
 
 
+def _resolve(
+    result: Mapping[str, Any], metric: str, threshold: Mapping[str, Any] | None = None
+) -> str:
+    """The result metric to show for a threshold's metric name (aliases such as
+    ``equalized_odds`` show their worst component: lowest ratio or largest difference)."""
+    from assessments.verdicts import resolve_metric
+
+    groups = result.get("by_group") or []
+    if not groups or metric in groups[0]:
+        return metric
+    try:
+        candidates = resolve_metric(metric)
+    except KeyError:
+        return metric
+    disparities = result.get("disparities", {})
+    available = [m for m in candidates if m in disparities]
+    if len(available) <= 1:
+        return (available or list(candidates))[0]
+    if threshold is not None and threshold.get("difference_max") is not None:
+        return max(available, key=lambda m: disparities[m].get("difference") or -1.0)
+    return min(available, key=lambda m: disparities[m].get("ratio") or 2.0)
+
+
 def metric_table(result: Mapping[str, Any], metric: str) -> list[dict[str, Any]]:
     """Rows of one metric by group, for the data table that accompanies a chart.
 
@@ -63,16 +86,32 @@ def metric_table(result: Mapping[str, Any], metric: str) -> list[dict[str, Any]]
         "value": float | None, "ci_low": float | None, "ci_high": float | None, "count": int,
         "small_group": bool, "undefined": str | None}``.
 
-    Raises
-    ------
-    KeyError
-        If the result has no such metric.
+    A fairlearn name (``demographic_parity``, ``equal_opportunity``, ``equalized_odds``) shows
+    its result metric (for ``equalized_odds`` the component with the lower ratio). A metric the
+    result does not have (``roc_auc`` without scores) gives rows whose ``value`` is ``None`` and
+    whose ``undefined`` says so.
     """
     groups = result["by_group"]
-    if groups and metric not in groups[0]:
-        raise KeyError(f"the result has no metric {metric!r}")
+    metric = _resolve(result, metric)
+    missing = bool(groups) and metric not in groups[0]
     rows = []
     for g in groups:
+        if missing:
+            rows.append(
+                {
+                    "group": _group_label(g["group"]),
+                    "group_values": dict(g["group"]),
+                    "value": None,
+                    "ci_low": None,
+                    "ci_high": None,
+                    "count": g["count"],
+                    "small_group": bool(g.get("small_group", False)),
+                    "undefined": "not computed for this data (ROC AUC needs a score column)"
+                    if metric == "roc_auc"
+                    else "not computed for this data",
+                }
+            )
+            continue
         ci = g.get("ci", {}).get(metric)
         rows.append(
             {
@@ -169,6 +208,7 @@ def metric_chart_svg(
     from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure
 
+    metric = _resolve(result, metric, threshold)
     rows = metric_table(result, metric)
     label = METRIC_LABELS.get(metric, metric)
     features = list(result.get("sensitive_features", []))

@@ -39,7 +39,7 @@ from typing import Any
 
 from registry.errors import ValidationFailed
 
-__all__ = ["METRIC_ALIASES", "VERDICT_ORDER", "judge", "group_name"]
+__all__ = ["METRIC_ALIASES", "VERDICT_ORDER", "group_name", "judge", "resolve_metric"]
 
 #: Verdicts from worst to best; the overall verdict is the first one any finding has.
 VERDICT_ORDER = ("fail", "inconclusive", "insufficient_data", "pass")
@@ -117,7 +117,24 @@ def _num(x: float) -> str:
     return f"{x:.2f}"
 
 
-def _resolve(metric: str) -> tuple[str, ...]:
+def resolve_metric(metric: str) -> tuple[str, ...]:
+    """Result metrics behind a threshold's metric name.
+
+    Parameters
+    ----------
+    metric : str
+        A result metric or a fairlearn name (``demographic_parity``, ``equal_opportunity``,
+        ``equalized_odds``, optionally with ``_ratio`` / ``_difference``).
+
+    Returns
+    -------
+    tuple of str
+
+    Raises
+    ------
+    KeyError
+        If the name is unknown.
+    """
     base = metric
     for suffix in ("_ratio", "_difference"):
         if base.endswith(suffix) and base[: -len(suffix)] in METRIC_ALIASES:
@@ -156,7 +173,7 @@ def _check_threshold(i: int, threshold: Mapping[str, Any]) -> tuple[str, str, fl
             errors={key: "difference_max must not be negative"},
         )
     try:
-        _resolve(metric)
+        resolve_metric(metric)
     except KeyError:
         raise ValidationFailed(
             f"Unknown fairness metric {metric!r}.",
@@ -211,7 +228,7 @@ def judge(
     for (metric, kind, bound), threshold in zip(checked, thresholds, strict=True):
         parts = [
             _judge_metric(result, m, kind, bound, min_group_size, confidence)
-            for m in _resolve(metric)
+            for m in resolve_metric(metric)
         ]
         worst = min(parts, key=lambda p: VERDICT_ORDER.index(p["verdict"]))
         findings.append(

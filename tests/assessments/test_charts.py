@@ -77,8 +77,21 @@ def test_metric_table_rows(result):
     assert a["group_values"] == {"race": "A"} and a["undefined"] is None
     assert c["value"] is None and c["ci_low"] is None and c["undefined"]
     assert c["small_group"] is True
-    with pytest.raises(KeyError):
-        metric_table(result, "roc_auc")
+    no_auc = metric_table(result, "roc_auc")  # no scores: rows say so instead of failing
+    assert all(r["value"] is None and "score" in r["undefined"] for r in no_auc)
+
+
+def test_fairlearn_names_resolve_to_their_metric(result):
+    assert metric_table(result, "demographic_parity") == metric_table(result, "selection_rate")
+    eo = metric_table(result, "equalized_odds")
+    ratios = {
+        m: result["disparities"][m]["ratio"] for m in ("true_positive_rate", "false_positive_rate")
+    }
+    assert eo == metric_table(result, min(ratios, key=ratios.get))
+    svg = metric_chart_svg(
+        result, "equalized_odds", threshold={"metric": "equalized_odds", "ratio_min": 0.8}
+    )
+    assert "<title" in svg
 
 
 def test_matplotlib_is_imported_lazily():
