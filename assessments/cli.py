@@ -37,3 +37,17 @@ def reap(timeout: int | None) -> None:
     from assessments import bias_checks
 
     click.echo(f"marked {bias_checks.reap_stalled(timeout)} stalled checks as failed")
+
+
+reviews_cli = AppGroup("reviews", help="Periodic re-review.")
+
+
+@reviews_cli.command("sweep")
+def sweep() -> None:
+    """Mark approved pilots whose review date passed or whose evidence expired (run daily)."""
+    from assessments import workflow
+
+    marked = workflow.sweep()
+    click.echo(f"marked {len(marked)} pilots as due for review")
+    for pilot in marked:
+        click.echo(f"  pilot {pilot.id} {pilot.name}: {pilot.review_due_reason}")

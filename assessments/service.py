@@ -362,9 +362,10 @@ def gather_facts(pilot: Pilot, *, on: dt.date | None = None) -> policies.PilotFa
         "bias_checks": (),
         "waivers": (),
     }
-    from assessments import bias_checks
+    from assessments import bias_checks, workflow
 
     fields.update(bias_checks.facts(pilot))
+    fields["waivers"] = workflow.waiver_facts(pilot)
     return policies.PilotFacts(**fields)
 
 

@@ -58,6 +58,7 @@ def configure_logger(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from registry.auth import sessions
     from registry.extensions import api, csrf, db, login_manager, migrate
+    from registry.notifications import service as notifications
 
     db.init_app(app)
     migrate.init_app(
@@ -70,29 +71,35 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     sessions.init_app(app)
+    notifications.init_app(app)
     api.init_app(app)
 
 
 def register_hooks(app: Flask) -> None:
     """The places where later domains plug into the core's pages and commands."""
     from assessments import demo as assessments_demo
+    from assessments.review_views import review_panel
     from assessments.views import bias_panel, pilot_panel
     from policies.store import install_library
 
     app.extensions["registry"] = {
         # Callables taking a pilot and returning a template context for a pilot-page section.
-        "pilot_panels": [pilot_panel, bias_panel],
+        "pilot_panels": [review_panel, pilot_panel, bias_panel],
         # Callables run by `seed-demo` after the core's users, data sources and pilots.
         "seed_steps": [lambda **_: install_library(), assessments_demo.seed],
         # Extra navigation links: endpoint, label and the permission that shows them.
         "nav": [
+            {"endpoint": "review.queue", "label": "Review queue", "action": "review_queue.read"},
             {"endpoint": "policies.policy_list", "label": "Policies", "action": "policy.read"},
+            {"endpoint": "review.inbox", "label": "Inbox", "action": "pilot.read"},
         ],
     }
 
 
 def register_blueprints(app: Flask) -> None:
     from assessments.api import blp as assessments_api
+    from assessments.review_api import blp as review_api
+    from assessments.review_views import bp as review_views
     from assessments.views import bp as assessments_views
     from policies.api import blp as policies_api
     from policies.views import bp as policies_views
@@ -104,9 +111,18 @@ def register_blueprints(app: Flask) -> None:
     from registry.extensions import api, csrf
     from registry.health import bp as health
     from registry.views import bp as site_views
+    from reports.inventory_api import blp as inventory_api
+    from reports.inventory_views import bp as inventory_views
 
     app.before_request(authenticate_api_request)
-    for blueprint in (catalog_api, audit_api, policies_api, assessments_api):
+    for blueprint in (
+        catalog_api,
+        audit_api,
+        policies_api,
+        assessments_api,
+        review_api,
+        inventory_api,
+    ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
     for blueprint in (
@@ -115,6 +131,8 @@ def register_blueprints(app: Flask) -> None:
         catalog_views,
         policies_views,
         assessments_views,
+        review_views,
+        inventory_views,
         health,
     ):
         app.register_blueprint(blueprint)

@@ -6,10 +6,20 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from assessments.cli import bias_cli, worker
+    from assessments.cli import bias_cli, reviews_cli, worker
     from registry.audit.cli import audit_cli
     from registry.auth.cli import tokens_cli, users_cli
     from registry.demo import seed_demo
+    from reports.inventory_cli import inventory_cli
 
-    for command in (users_cli, tokens_cli, audit_cli, seed_demo, worker, bias_cli):
+    for command in (
+        users_cli,
+        tokens_cli,
+        audit_cli,
+        seed_demo,
+        worker,
+        bias_cli,
+        reviews_cli,
+        inventory_cli,
+    ):
         app.cli.add_command(command)

@@ -52,6 +52,23 @@ class Factory:
         data.update(fields)
         return catalog_service.create_pilot(data, owner)
 
+    def condition(self, pilot, text="Publish a plain-language notice."):
+        """An open condition from a (directly recorded) approval, for permission tests."""
+        import datetime as dt
+
+        from assessments.models import Condition, Decision
+        from registry.extensions import db
+
+        decision = Decision(pilot_id=pilot.id, round=1, decision="approve_with_conditions",
+                            rationale="Test.", decided_at=dt.datetime.now(dt.UTC), snapshot={})
+        db.session.add(decision)
+        db.session.flush()
+        condition = Condition(pilot_id=pilot.id, decision_id=decision.id, text=text,
+                              due_date=dt.date.today() + dt.timedelta(days=30), status="open")
+        db.session.add(condition)
+        db.session.commit()
+        return condition
+
     def bias_check(self, pilot, actor, content=None):
         import io
 

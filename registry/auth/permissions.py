@@ -64,6 +64,8 @@ RULES: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
     "pilot.assess": (_pilot_editor, "answer this pilot's impact questionnaire"),
     "pilot.upload": (_pilot_editor, "add evidence or bias checks to this pilot"),
     "pilot.comment": (_commenter, "comment on this pilot"),
+    "pilot.read_comments": (_commenter, "read this pilot's review thread"),
+    "condition.meet": (_pilot_editor, "mark this pilot's conditions met"),
     "pilot.decide": (_independent_caio, "decide on this pilot"),
     "pilot.override_tier": (_independent_caio, "override this pilot's risk tier"),
     "data_source.read": (_signed_in, "read data sources"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, g
 from sqlalchemy import select
 
 from registry.auth.models import User
@@ -10,10 +10,18 @@ from registry.extensions import db, login_manager
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(_forget_cached_user)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
+
+
+def _forget_cached_user() -> None:
+    # Flask-Login caches the user on `g`; when an app context outlives one request (tests,
+    # CLI-driven clients) a stale user must not carry over into the next request.
+    g.pop("_login_user", None)
+    g.pop("api_user", None)
 
 
 @login_manager.user_loader

@@ -113,6 +113,9 @@ class Pilot(db.Model):
     risk_tier_source: Mapped[str | None] = mapped_column(String(20))
     risk_tier_justification: Mapped[str | None] = mapped_column(Text)
     next_review_at: Mapped[date | None] = mapped_column(Date, index=True)
+    # Set by the daily review sweep when the review date passed or evidence expired.
+    review_due_since: Mapped[date | None] = mapped_column(Date, index=True)
+    review_due_reason: Mapped[str | None] = mapped_column(Text)
     retired_reason: Mapped[str | None] = mapped_column(Text)
 
     # OMB 2025 inventory fields, under the data dictionary's names where one exists.

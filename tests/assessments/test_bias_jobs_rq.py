@@ -36,8 +36,12 @@ def test_queued_check_runs_on_an_rq_worker(app, client, factory, redis_url, monk
     headers = factory.headers(team)
     response = client.post(
         f"/api/v1/pilots/{pilot.id}/bias-checks",
-        data={"y_true": "two_year_recid", "y_pred": "predicted_high_risk", "sensitive_features": "race",
-              "file": (io.BytesIO(COMPAS.read_bytes()), "compas.csv")},
+        data={
+            "y_true": "two_year_recid",
+            "y_pred": "predicted_high_risk",
+            "sensitive_features": "race",
+            "file": (io.BytesIO(COMPAS.read_bytes()), "compas.csv"),
+        },
         headers=headers,
     )
     assert response.status_code == 202

@@ -14,6 +14,34 @@ ROLES = ("admin", "caio", "board", "member", "other_team", "anonymous")
 
 # (method, path, body, {role: expected status}); {pilot} and {source} belong to `member`.
 MATRIX = [
+    ("POST", "/api/v1/pilots/{pilot}/submission", {},
+     dict(admin=201, caio=403, board=403, member=201, other_team=403, anonymous=401)),
+    ("GET", "/api/v1/pilots/{pilot}/decisions", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401)),
+    ("POST", "/api/v1/pilots/{pilot}/decisions",
+     {"decision": "reject", "rationale": "The model is not ready for this population."},
+     dict(admin=403, caio=409, board=403, member=403, other_team=403, anonymous=401)),
+    ("POST", "/api/v1/pilots/{pilot}/resubmission-request",
+     {"reason": "The annual review date has passed."},
+     dict(admin=403, caio=409, board=403, member=403, other_team=403, anonymous=401)),
+    ("GET", "/api/v1/review-queue", None,
+     dict(admin=200, caio=200, board=200, member=403, other_team=403, anonymous=401)),
+    ("GET", "/api/v1/pilots/{pilot}/conditions", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401)),
+    ("POST", "/api/v1/conditions/{condition}/met", {"note": "Notice published."},
+     dict(admin=200, caio=403, board=403, member=200, other_team=403, anonymous=401)),
+    ("GET", "/api/v1/pilots/{pilot}/comments", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=403, anonymous=401)),
+    ("POST", "/api/v1/pilots/{pilot}/comments", {"body": "Looks reasonable."},
+     dict(admin=201, caio=201, board=201, member=201, other_team=403, anonymous=401)),
+    ("GET", "/api/v1/inbox", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401)),
+    ("POST", "/api/v1/inbox/read", None,
+     dict(admin=204, caio=204, board=204, member=204, other_team=204, anonymous=401)),
+    ("GET", "/api/v1/inventory.csv", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
+    ("GET", "/api/v1/inventory.json", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
     (
         "GET",
         "/api/v1/pilots/{pilot}/bias-checks",
@@ -244,6 +272,7 @@ def world(factory):
     draft = store.create_draft(policy_body("9.0.0"), users["admin"])
     evidence = factory.evidence(pilot, users["member"])
     bias_check = factory.bias_check(pilot, users["member"])
+    condition = factory.condition(pilot)
     tokens = {role: factory.token(user) for role, user in users.items()}
     return {
         "users": users,
@@ -255,6 +284,7 @@ def world(factory):
         "evidence": evidence.id,
         "answers": answers,
         "bias_check": bias_check.id,
+        "condition": condition.id,
     }
 
 
@@ -263,7 +293,7 @@ def test_permission_matrix(client, world, method, path, body, role, expected):
     url = path.format(
         **{
             k: world[k]
-            for k in ("pilot", "source", "assessment", "policy", "evidence", "bias_check")
+            for k in ("pilot", "source", "assessment", "policy", "evidence", "bias_check", "condition")
         }
     )
     data = None
@@ -306,7 +336,7 @@ def test_permission_matrix(client, world, method, path, body, role, expected):
         response = client.open(url, method=method, json=body, headers=headers)
     response.close()
     assert response.status_code == expected, response.get_data(as_text=True)[:300]
-    if path.startswith("/api/") and not path.endswith(("/docs", "/download")):
+    if path.startswith("/api/") and not path.endswith(("/docs", "/download", ".csv")):
         assert response.status_code == 204 or response.is_json
 
 

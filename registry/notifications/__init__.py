@@ -1,0 +1,1 @@
+"""The in-app inbox, with email through SMTP when MAIL_SERVER is configured."""

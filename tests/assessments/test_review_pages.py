@@ -1,0 +1,96 @@
+"""The review workflow in the browser-facing pages (without JavaScript)."""
+
+import re
+
+from registry.catalog.models import Pilot
+from registry.extensions import db
+
+
+def version_of(html):
+    return re.search(r'name="version" value="(\d+)"', html).group(1)
+
+
+def test_team_submits_and_caio_decides_from_the_pilot_page(app, factory):
+    owner = factory.user("team")
+    caio = factory.user("caio")
+    pilot = factory.pilot(owner)
+    team = app.test_client()
+    team.post("/login", data={"email": owner.email, "password": factory.PASSWORD})
+    page = team.get(f"/pilots/{pilot.id}").get_data(as_text=True)
+    assert "Submit for review" in page
+    assert (
+        team.post(f"/pilots/{pilot.id}/submit", data={"version": version_of(page)}).status_code
+        == 302
+    )
+
+    reviewer = app.test_client()
+    reviewer.post("/login", data={"email": caio.email, "password": factory.PASSWORD})
+    queue = reviewer.get("/review-queue").get_data(as_text=True)
+    assert pilot.name in queue and "Blocking" in queue
+    page = reviewer.get(f"/pilots/{pilot.id}").get_data(as_text=True)
+    assert "Blocking items" in page and "Record decision" in page
+    changes = reviewer.post(
+        f"/pilots/{pilot.id}/decide",
+        data={
+            "version": version_of(page),
+            "decision": "request_changes",
+            "rationale": "Please answer the impact questionnaire first.",
+        },
+        follow_redirects=True,
+    )
+    assert "Decision recorded" in changes.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Pilot, pilot.id).review_status == "changes_requested"
+    inbox = team.get("/inbox").get_data(as_text=True)
+    assert "Decision on" in inbox
+
+    page = team.get(f"/pilots/{pilot.id}").get_data(as_text=True)
+    team.post(f"/pilots/{pilot.id}/submit", data={"version": version_of(page)})
+    page = reviewer.get(f"/pilots/{pilot.id}").get_data(as_text=True)
+    approved = reviewer.post(
+        f"/pilots/{pilot.id}/decide",
+        data={
+            "version": version_of(page),
+            "decision": "approve_with_conditions",
+            "rationale": "Proceed.",
+            "waive": ["impact_assessment"],
+            "justification_impact_assessment": "Assessment to follow within the pilot; low exposure meanwhile.",
+            "condition_text": ["Complete the impact questionnaire."],
+            "condition_due": ["2099-01-01"],
+        },
+        follow_redirects=True,
+    )
+    html = approved.get_data(as_text=True)
+    assert (
+        "Approve with conditions" in html
+        and "CAIO waived" in html
+        and "Complete the impact questionnaire." in html
+    )
+
+
+def test_stale_form_version_is_refused(app, factory):
+    owner = factory.user("team")
+    pilot = factory.pilot(owner)
+    client = app.test_client()
+    client.post("/login", data={"email": owner.email, "password": factory.PASSWORD})
+    page = client.get(f"/pilots/{pilot.id}").get_data(as_text=True)
+    stale = str(int(version_of(page)) - 1 if int(version_of(page)) > 1 else 999)
+    assert client.post(f"/pilots/{pilot.id}/submit", data={"version": stale}).status_code == 412
+
+
+def test_board_can_comment_but_not_decide(app, factory):
+    owner = factory.user("team")
+    board = factory.user("board")
+    pilot = factory.pilot(owner)
+    client = app.test_client()
+    client.post("/login", data={"email": board.email, "password": factory.PASSWORD})
+    page = client.get(f"/pilots/{pilot.id}").get_data(as_text=True)
+    assert "Record decision" not in page and "Submit for review" not in page
+    client.post(
+        f"/pilots/{pilot.id}/comments",
+        data={"body": "What does the vendor contract say about audits?"},
+    )
+    assert "vendor contract" in client.get(f"/pilots/{pilot.id}").get_data(as_text=True)
+    assert (
+        client.post(f"/pilots/{pilot.id}/decide", data={"decision": "approve"}).status_code == 403
+    )
