@@ -64,6 +64,39 @@ def seed_bias_check(pilot) -> None:
         bias_checks.create(pilot, upload, form, pilot.owner)
 
 
+def seed_review(pilot, users) -> None:
+    """Take a demo pilot through the real workflow to the review status the demo data gives it."""
+    from assessments import workflow
+    from registry.demo_data import PILOTS
+
+    target = next((p["review_status"] for p in PILOTS if p["use_case_id"] == pilot.use_case_id), "draft")
+    if target == "draft" or workflow.decisions_for(pilot) or pilot.review_status != "draft":
+        return
+    caio = users["caio@demo.gov"]
+    workflow.submit(pilot, pilot.owner, note="Ready for the CAIO's review.")
+    if target == "submitted":
+        return
+    _, checklist = service.compliance(pilot)
+    waivers = [{"item_id": item.id, "justification": "Accepted for the pilot phase; the team will "
+                "provide it before the next review, and the CAIO checks in monthly."}
+               for item in checklist.blocking()]
+    import datetime as dt
+
+    decision = {
+        "approved": {"decision": "approve", "rationale": "Benefits outweigh the residual risk.", "waivers": waivers},
+        "approved_with_conditions": {
+            "decision": "approve_with_conditions", "rationale": "Proceed under the conditions below.",
+            "waivers": waivers,
+            "conditions": [{"text": "Publish a plain-language notice on the agency website.",
+                            "due_date": dt.date.today() + dt.timedelta(days=45)}],
+        },
+        "changes_requested": {"decision": "request_changes",
+                              "rationale": "Add an appeal process and the vendor's validation study."},
+        "rejected": {"decision": "reject", "rationale": "The data does not represent the people served."},
+    }[target]
+    workflow.decide(pilot, decision, caio)
+
+
 def seed(*, users, pilots) -> None:
     _, questionnaire = service.questionnaire()
     for pilot in pilots:
@@ -79,3 +112,4 @@ def seed(*, users, pilots) -> None:
                 )
         if pilot.use_case_id == "MCG-004":
             seed_bias_check(pilot)
+        seed_review(pilot, users)

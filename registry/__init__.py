@@ -89,6 +89,7 @@ def register_hooks(app: Flask) -> None:
         "seed_steps": [lambda **_: install_library(), assessments_demo.seed],
         # Extra navigation links: endpoint, label and the permission that shows them.
         "nav": [
+            {"endpoint": "reports.dashboard", "label": "Dashboard", "action": "dashboard.read"},
             {"endpoint": "review.queue", "label": "Review queue", "action": "review_queue.read"},
             {"endpoint": "policies.policy_list", "label": "Policies", "action": "policy.read"},
             {"endpoint": "review.inbox", "label": "Inbox", "action": "pilot.read"},
@@ -111,8 +112,10 @@ def register_blueprints(app: Flask) -> None:
     from registry.extensions import api, csrf
     from registry.health import bp as health
     from registry.views import bp as site_views
+    from reports.api import blp as reports_api
     from reports.inventory_api import blp as inventory_api
     from reports.inventory_views import bp as inventory_views
+    from reports.views import bp as reports_views
 
     app.before_request(authenticate_api_request)
     for blueprint in (
@@ -122,6 +125,7 @@ def register_blueprints(app: Flask) -> None:
         assessments_api,
         review_api,
         inventory_api,
+        reports_api,
     ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
@@ -133,6 +137,7 @@ def register_blueprints(app: Flask) -> None:
         assessments_views,
         review_views,
         inventory_views,
+        reports_views,
         health,
     ):
         app.register_blueprint(blueprint)

@@ -7,7 +7,6 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from registry import audit
 from registry.auth import service as auth_service
 from registry.catalog import service as catalog_service
 from registry.catalog.models import DataSource, Pilot
@@ -55,17 +54,6 @@ def seed_pilots(users: dict, sources: dict[str, DataSource]) -> list[Pilot]:
                 hi_justification=spec.get("HI_justification"),
             )
             pilot = catalog_service.create_pilot(data, owner)
-            if spec["review_status"] != "draft":
-                # Demo history: these pilots were reviewed before the registry existed.
-                pilot.review_status = spec["review_status"]
-                audit.record(
-                    None,
-                    "seed_status",
-                    "pilot",
-                    pilot.id,
-                    {"review_status": {"before": "draft", "after": spec["review_status"]}},
-                )
-                db.session.commit()
         pilots.append(pilot)
     return pilots
 

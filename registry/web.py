@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from math import ceil
@@ -152,7 +153,22 @@ def flatten_messages(errors: Mapping[str, Any]) -> dict[str, list[str]]:
     return flat
 
 
+_SVG_ID = re.compile(r'\bid="([^"]+)"')
+
+
+def namespace_svg_ids(svg: str, prefix: str) -> str:
+    """Prefix every id in an SVG (and the references to it) so several charts share a page."""
+    ids = set(_SVG_ID.findall(svg))
+    if not ids:
+        return svg
+    pattern = re.compile(r'(id="|url\(#|href="#)(' + "|".join(map(re.escape, sorted(ids, key=len, reverse=True))) + r')(?=["\) ])')
+    return pattern.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg).replace(
+        'aria-labelledby="', f'aria-labelledby="{prefix}-', 1
+    ).replace(" chart-", f" {prefix}-chart-", 1)
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.filters["svg_ids"] = namespace_svg_ids
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

@@ -14,6 +14,16 @@ ROLES = ("admin", "caio", "board", "member", "other_team", "anonymous")
 
 # (method, path, body, {role: expected status}); {pilot} and {source} belong to `member`.
 MATRIX = [
+    ("GET", "/api/v1/pilots/{pilot}/report.pdf", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401)),
+    ("GET", "/api/v1/pilots/{pilot}/record.json", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401)),
+    ("GET", "/api/v1/pilots/{pilot}/model-card.json", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401)),
+    ("GET", "/api/v1/reports/board-packet.pdf", None,
+     dict(admin=200, caio=200, board=200, member=403, other_team=403, anonymous=401)),
+    ("GET", "/api/v1/reports/board-packet.csv", None,
+     dict(admin=200, caio=200, board=200, member=403, other_team=403, anonymous=401)),
     ("POST", "/api/v1/pilots/{pilot}/submission", {},
      dict(admin=201, caio=403, board=403, member=201, other_team=403, anonymous=401)),
     ("GET", "/api/v1/pilots/{pilot}/decisions", None,
@@ -336,7 +346,7 @@ def test_permission_matrix(client, world, method, path, body, role, expected):
         response = client.open(url, method=method, json=body, headers=headers)
     response.close()
     assert response.status_code == expected, response.get_data(as_text=True)[:300]
-    if path.startswith("/api/") and not path.endswith(("/docs", "/download", ".csv")):
+    if path.startswith("/api/") and not path.endswith(("/docs", "/download", ".csv", ".pdf")):
         assert response.status_code == 204 or response.is_json
 
 
