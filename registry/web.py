@@ -193,7 +193,7 @@ def init_app(app: Flask) -> None:
         if not request.path.startswith("/api/v1/docs"):
             response.headers.setdefault(
                 "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
                 "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
             )
         response.headers.setdefault("X-Frame-Options", "DENY")

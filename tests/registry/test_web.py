@@ -204,6 +204,7 @@ def test_forms_without_a_csrf_token_are_refused(csrf_app, factory):
 def test_security_headers(client):
     response = client.get("/login")
     csp = response.headers["Content-Security-Policy"]
-    assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp and "script-src 'self';" in csp
+    assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"]

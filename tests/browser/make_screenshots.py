@@ -1,0 +1,90 @@
+"""Write PNG screenshots of the main pages, from the demo data, to docs/screenshots/.
+
+Run through `make screenshots`: it migrates a scratch database, loads the demo data, serves the
+app on a free loopback port and drives Debian's Chromium at desktop and mobile widths.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "docs" / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+PAGES = [
+    # (file stem, role, path)
+    ("pilot-list", "team", "/pilots"),
+    ("pilot-detail", "caio", "/pilots/{pretrial}"),
+    ("bias-check", "team", "/bias-checks/{check}"),
+    ("review-queue", "caio", "/review-queue"),
+    ("dashboard", "board", "/dashboard"),
+    ("questionnaire", "team", "/pilots/{pretrial}/questionnaire"),
+    ("inventory", None, "/inventory"),
+]
+WIDTHS = {"desktop": (1280, 900), "mobile": (375, 800)}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main() -> None:
+    from flask_migrate import upgrade
+    from playwright.sync_api import sync_playwright
+    from werkzeug.serving import make_server
+
+    from registry import create_app
+
+    workdir = Path(tempfile.mkdtemp(prefix="screenshots-"))
+    app = create_app({"SECRET_KEY": "screenshots", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'db.sqlite3'}",
+                      "UPLOAD_FOLDER": str(workdir / "uploads")})
+    with app.app_context():
+        upgrade()
+    output = app.test_cli_runner().invoke(args=["seed-demo"]).output
+    logins = {line.split()[1]: line.split()[2:4] for line in output.splitlines() if line.startswith("login: ")}
+    with app.app_context():
+        from assessments.models import BiasCheck
+        from registry.catalog.models import Pilot
+        from registry.extensions import db
+
+        ids = {"pretrial": db.session.query(Pilot).filter_by(use_case_id="MCG-004").one().id,
+               "check": db.session.query(BiasCheck).first().id}
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    OUT.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            for stem, role, path in PAGES:
+                for label, (width, height) in WIDTHS.items():
+                    context = browser.new_context(viewport={"width": width, "height": height})
+                    page = context.new_page()
+                    if role:
+                        email, password = logins[role]
+                        page.goto(f"{base}/login")
+                        page.fill("#email", email)
+                        page.fill("#password", password)
+                        page.click("button[type=submit]")
+                    page.goto(base + path.format(**ids))
+                    target = OUT / f"{stem}-{label}.png"
+                    page.screenshot(path=str(target), full_page=label == "desktop")
+                    print(f"wrote {target.relative_to(ROOT)}")
+                    context.close()
+            browser.close()
+    finally:
+        server.shutdown()
+    assert re.match(r"http://127\.0\.0\.1:\d+", base)
+
+
+if __name__ == "__main__":
+    main()
