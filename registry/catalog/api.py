@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from flask.views import MethodView
 
 from registry.api_base import RegistryBlueprint as Blueprint
@@ -22,6 +24,21 @@ from registry.catalog.schemas import (
 blp = Blueprint("pilots_api", __name__, url_prefix="/api/v1", description="AI pilots (use cases)")
 
 
+@cache
+def _check_pilot_rows_cover_schema() -> None:
+    """Fail loudly if PilotSchema dumps something that page_of_pilot_rows does not give.
+
+    The list dumps those dicts where the detail dumps Pilot objects; a field missing from the
+    dicts would otherwise silently drop out of the list alone.
+    """
+    wanted = {field.attribute or name for name, field in PilotSchema().dump_fields.items()}
+    if missing := sorted(wanted - service.pilot_row_keys()):
+        raise RuntimeError(
+            f"PilotSchema dumps {', '.join(missing)}, which page_of_pilot_rows does not give; "
+            "add them there (a column is included by itself; a property is not)."
+        )
+
+
 def _etag_data(record) -> dict:
     # The version column moves on every write, so it identifies a representation cheaply.
     return {"id": record.id, "version": record.version}
@@ -29,13 +46,15 @@ def _etag_data(record) -> dict:
 
 @blp.route("/pilots")
 class Pilots(MethodView):
-    @blp.arguments(PilotQuerySchema, location="query")
+    # An instance, not the class: webargs would build (and deep-copy) a schema per request.
+    @blp.arguments(PilotQuerySchema(), location="query")
     @blp.response(200, PilotSchema(many=True))
     @blp.paginate()
     def get(self, filters, pagination_parameters):
         """List pilots, filtered and searched."""
         authorize(api_user(), "pilot.read")
-        items, total = service.page_of_pilots(
+        _check_pilot_rows_cover_schema()
+        items, total = service.page_of_pilot_rows(
             filters, page=pagination_parameters.page, page_size=pagination_parameters.page_size
         )
         pagination_parameters.item_count = total

@@ -3,9 +3,98 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from marshmallow import fields, validate
+from marshmallow import fields, missing, validate
 
 from registry.catalog import vocabulary as v
+
+# Values of these exact types come out of these exact field classes unchanged, so the dump can
+# skip the field's machinery for them (String._serialize is str(value), Integer's int(value),
+# Boolean's True/False). Every built-in field class below also dumps None as None.
+_UNCHANGED_TYPES: dict[type, tuple[type, ...]] = {
+    fields.String: (str,),
+    fields.Integer: (int,),
+    fields.Boolean: (bool,),
+}
+_NONE_AS_NONE = (
+    fields.String,
+    fields.Integer,
+    fields.Boolean,
+    fields.DateTime,
+    fields.Date,
+    fields.List,
+    fields.Nested,
+)
+
+
+class FastDumpSchema(ma.Schema):
+    """A Schema that dumps exactly what marshmallow would, with less work per value.
+
+    marshmallow fetches every value through Field.serialize, Field.get_value,
+    Schema.get_attribute and utils.get_value before the field formats it; for ~40 fields x 50
+    pilots that was the largest part of a list request. Here each field's key, attribute and
+    shortcut are worked out once per schema instance: a value is read the way utils.get_value
+    reads it (``obj[key]`` for mappings, else ``getattr``), values the field would return
+    unchanged (see _UNCHANGED_TYPES) and None are copied, and everything else goes to the
+    field's own ``_serialize``. Fields that compute their value (Method, Function, Constant),
+    dotted attributes, other field classes and absent values take marshmallow's own path, so
+    defaults and omissions behave as before.
+    """
+
+    def _serialize(self, obj, *, many: bool = False):
+        if type(self).get_attribute is not ma.Schema.get_attribute:
+            return super()._serialize(obj, many=many)
+        if many and obj is not None:
+            return [self._serialize(item) for item in obj]
+        plan = self.__dict__.get("_dump_plan")
+        if plan is None:
+            plan = self._dump_plan = self._make_dump_plan()
+        is_mapping = hasattr(obj, "__getitem__")
+        result = self.dict_class()
+        for key, attr_name, source, field, unchanged, inner_unchanged in plan:
+            if source is None:
+                value = field.serialize(attr_name, obj, accessor=self.get_attribute)
+            else:
+                if is_mapping:
+                    try:
+                        value = obj[source]
+                    except (KeyError, IndexError, TypeError, AttributeError):
+                        value = getattr(obj, source, missing)
+                else:
+                    value = getattr(obj, source, missing)
+                if value is missing:
+                    value = field.serialize(attr_name, obj, accessor=self.get_attribute)
+                elif value is not None and type(value) not in unchanged:
+                    if inner_unchanged and type(value) is list:
+                        inner = field.inner
+                        value = [
+                            each
+                            if each is None or type(each) in inner_unchanged
+                            else inner._serialize(each, attr_name, obj)
+                            for each in value
+                        ]
+                    else:
+                        value = field._serialize(value, attr_name, obj)
+            if value is not missing:
+                result[key] = value
+        return result
+
+    def _make_dump_plan(self) -> list[tuple]:
+        plan = []
+        for attr_name, field in self.dump_fields.items():
+            key = field.data_key if field.data_key is not None else attr_name
+            source = field.attribute if field.attribute is not None else attr_name
+            shortcut = type(field) in _NONE_AS_NONE and "." not in source
+            unchanged = _unchanged_types(field)
+            # A list of plain strings or integers: the same shortcut for each element.
+            inner = _unchanged_types(field.inner) if type(field) is fields.List else ()
+            plan.append((key, attr_name, source if shortcut else None, field, unchanged, inner))
+        return plan
+
+
+def _unchanged_types(field: fields.Field) -> tuple[type, ...]:
+    if type(field) is fields.Integer and field.as_string:
+        return ()
+    return _UNCHANGED_TYPES.get(type(field), ())
 
 
 def _choice(choices, **kwargs):
@@ -54,13 +143,13 @@ class PilotInputSchema(ma.Schema):
     retired_reason = _text(5_000)
 
 
-class DataSourceBriefSchema(ma.Schema):
+class DataSourceBriefSchema(FastDumpSchema):
     id = fields.Integer()
     name = fields.String()
     sensitivity_flags = fields.List(fields.String())
 
 
-class PilotSchema(ma.Schema):
+class PilotSchema(FastDumpSchema):
     """A pilot as the API returns it."""
 
     id = fields.Integer()
