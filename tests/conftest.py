@@ -173,5 +173,8 @@ def login(client, factory):
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
+        # Browser tests run once, on SQLite: they never join the PostgreSQL (`-m db`) pass.
+        if item.get_closest_marker("browser"):
+            continue
         if "database_uri" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.db)

@@ -1,0 +1,81 @@
+"""The Chief AI Officer works the review queue: changes requested, then approval with conditions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+def test_caio_requests_changes_then_approves_with_conditions_and_a_waiver(open_tab, live_server):
+    team = live_server.user("team")
+    caio = live_server.user("caio")
+    pilot = live_server.pilot(team, submit=True)
+    reviewer, owner = open_tab(), open_tab()
+    page = reviewer.page
+    reviewer.login(caio)
+
+    # The submission reached the CAIO's inbox and the review queue.
+    reviewer.follow(page.get_by_role("navigation", name="Main").get_by_role("link", name="Inbox"))
+    expect(page.locator(".inbox")).to_contain_text(f"“{pilot.name}” was submitted for review")
+    reviewer.follow(
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Review queue")
+    )
+    row = page.locator("tbody tr", has_text=pilot.name)
+    expect(row).to_contain_text("Blocking:")
+    reviewer.follow(row.get_by_role("link", name=pilot.name))
+    assert reviewer.heading() == pilot.name
+
+    # Blocking items are listed, so the CAIO asks for changes.
+    blocking = page.locator(".notice", has_text="Blocking items").locator("li")
+    expect(blocking.first).to_be_visible()
+    assert blocking.count() >= 1
+    page.get_by_role("radio", name="Request changes").check()
+    page.get_by_label("Rationale").fill("Attach the privacy impact assessment, please.")
+    reviewer.follow(page.get_by_role("button", name="Record decision"), check=False)
+    reviewer.expect_flash("Decision recorded: request changes")
+    expect(page.locator(".status-line")).to_contain_text("Changes requested")
+
+    # The team resubmits.
+    owner.login(team)
+    owner.goto(f"/pilots/{pilot.id}")
+    expect(owner.page.locator(".decisions")).to_contain_text("Attach the privacy impact")
+    owner.page.get_by_label("Note for the reviewers").fill("Resubmitting as discussed.")
+    owner.follow(owner.page.get_by_role("button", name="Submit for review"), check=False)
+    owner.expect_flash("Submitted for review")
+
+    # The CAIO approves with a condition, waiving every blocking item.
+    reviewer.goto(f"/pilots/{pilot.id}")
+    expect(page.locator(".status-line")).to_contain_text("Submitted")
+    page.get_by_role("radio", name="Approve with conditions").check()
+    page.get_by_label("Rationale").fill("Low risk for a pilot, with one condition.")
+    waivers = page.locator("input[name=waive]")
+    assert waivers.count() == blocking.count() >= 1
+    for index in range(waivers.count()):
+        waiver = waivers.nth(index)
+        waiver.check()
+        item_id = waiver.get_attribute("value")
+        page.locator(f"#justification-{item_id}").fill(
+            "Acceptable for a limited pilot; revisit at the next review."
+        )
+    due = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    page.get_by_label("Condition 1", exact=True).fill("Publish a plain-language notice.")
+    page.get_by_label("Condition 1 due date").fill(due)
+    reviewer.follow(page.get_by_role("button", name="Record decision"), check=False)
+    reviewer.expect_flash("Decision recorded: approve with conditions")
+
+    decisions = page.locator(".decisions")
+    expect(page.locator(".status-line")).to_contain_text("Approved with conditions")
+    expect(decisions.locator("li").first).to_contain_text("Approve with conditions")
+    expect(decisions.locator("li").first).to_contain_text("CAIO waived")
+    expect(decisions.locator("li").nth(1)).to_contain_text("Request changes")
+    expect(page.locator(".conditions")).to_contain_text("Publish a plain-language notice.")
+    expect(page.locator(".conditions")).to_contain_text(due)
+
+    # The team sees the same decision on its page.
+    owner.goto(f"/pilots/{pilot.id}")
+    expect(owner.page.locator(".decisions li").first).to_contain_text("Approve with conditions")
+    expect(owner.page.get_by_role("button", name="Mark met")).to_be_visible()
