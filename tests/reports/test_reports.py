@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from registry.extensions import db
-
 COMPAS = Path(__file__).resolve().parents[1] / "data" / "compas_two_year.csv"
 
 
