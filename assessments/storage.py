@@ -30,7 +30,10 @@ CHUNK_SIZE = 1024 * 1024
 
 # Errors that mean "the disk cannot take this file", which the client can do nothing about;
 # anything else (EIO, a bug) is not a storage-capacity problem and propagates unchanged.
-_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+# ENOTDIR: the configured UPLOAD_FOLDER runs through a regular file, so nothing can be written.
+_STORAGE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR}
+)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 log = logging.getLogger(__name__)

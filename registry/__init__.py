@@ -104,7 +104,9 @@ def register_blueprints(app: Flask) -> None:
     from assessments.views import bp as assessments_views
     from policies.api import blp as policies_api
     from policies.views import bp as policies_views
+    from registry.api_base import reject_nul_characters
     from registry.audit.api import blp as audit_api
+    from registry.auth.api import blp as tokens_api
     from registry.auth.api_auth import authenticate_api_request
     from registry.auth.views import bp as auth_views
     from registry.catalog.api import blp as catalog_api
@@ -118,6 +120,7 @@ def register_blueprints(app: Flask) -> None:
     from reports.views import bp as reports_views
 
     app.before_request(authenticate_api_request)
+    app.before_request(reject_nul_characters)
     for blueprint in (
         catalog_api,
         audit_api,
@@ -126,6 +129,7 @@ def register_blueprints(app: Flask) -> None:
         review_api,
         inventory_api,
         reports_api,
+        tokens_api,
     ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)

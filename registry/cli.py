@@ -9,6 +9,7 @@ def register(app: Flask) -> None:
     from assessments.cli import bias_cli, reviews_cli, worker
     from registry.audit.cli import audit_cli
     from registry.auth.cli import tokens_cli, users_cli
+    from registry.backup import backup_command, restore_command
     from registry.demo import seed_demo
     from reports.inventory_cli import inventory_cli
 
@@ -21,5 +22,7 @@ def register(app: Flask) -> None:
         bias_cli,
         reviews_cli,
         inventory_cli,
+        backup_command,
+        restore_command,
     ):
         app.cli.add_command(command)

@@ -53,6 +53,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
             "security": [{"bearerAuth": []}],
         },
         "WTF_CSRF_TIME_LIMIT": None,
+        # None: Secure when REGISTRY_ENV=production (see registry.auth.sessions); set it to
+        # true or false to decide explicitly.
+        "SESSION_COOKIE_SECURE": None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,

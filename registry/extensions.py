@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData, event
+from sqlalchemy import types as sqltypes
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -46,3 +50,41 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+class _UtcDateTime(SQLITE_DATETIME):
+    """SQLite's DATETIME for `DateTime(timezone=True)` columns, made to behave as on PostgreSQL.
+
+    SQLite stores no time zone: aware values are written in UTC, and values read back from
+    timezone-aware columns come back aware (UTC) instead of naive, so that the API writes the
+    same RFC 3339 timestamps with an offset on both engines.
+    """
+
+    def bind_processor(self, dialect):
+        process = super().bind_processor(dialect)
+
+        def bind(value):
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                value = value.astimezone(UTC)
+            return process(value)
+
+        return bind
+
+    def result_processor(self, dialect, coltype):
+        process = super().result_processor(dialect, coltype)
+        if not self.timezone:
+            return process
+
+        def result(value):
+            value = process(value)
+            if value is not None and value.tzinfo is None:
+                value = value.replace(tzinfo=UTC)
+            return value
+
+        return result
+
+
+SQLiteDialect_pysqlite.colspecs = {
+    **SQLiteDialect_pysqlite.colspecs,
+    sqltypes.DateTime: _UtcDateTime,
+}

@@ -1,4 +1,4 @@
-"""Command line for accounts: `users create` and `tokens create`."""
+"""Command line for accounts: `users create`, `tokens create`, `tokens list`, `tokens revoke`."""
 
 from __future__ import annotations
 
@@ -60,3 +60,32 @@ def create_token(email: str, name: str, expires_in_days: int | None) -> None:
         raise click.exceptions.Exit(2)
     click.echo(f"token for {user.email} ({name}); store it now, it is not shown again:")
     click.echo(service.issue_token(user, name, actor=None, expires_in_days=expires_in_days))
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id", type=int)
+def revoke_token(token_id: int) -> None:
+    """Revoke an API token by its id (see `tokens list`); it stops working at once."""
+    from registry.errors import NotFound
+
+    try:
+        token = service.revoke_token(token_id, actor=None)
+    except NotFound as error:
+        click.echo(f"token: {error.message}", err=True)
+        raise click.exceptions.Exit(2) from None
+    click.echo(f"revoked token {token.id} ({token.name}) of {token.user.email}")
+
+
+@tokens_cli.command("list")
+@click.argument("email")
+def list_tokens(email: str) -> None:
+    """List a user's API tokens: id, state, name, prefix and expiry."""
+    user = service.find_user(email)
+    if user is None:
+        click.echo(f"email: no user has the email {email!r}", err=True)
+        raise click.exceptions.Exit(2)
+    for token in service.list_tokens(user):
+        expires = token.expires_at.date().isoformat() if token.expires_at else "never"
+        click.echo(
+            f"{token.id}\t{service.token_state(token)}\t{token.name}\t{token.prefix}…\texpires {expires}"
+        )

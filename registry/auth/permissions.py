@@ -77,6 +77,7 @@ RULES: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
     "policy.read": (_signed_in, "read policies"),
     "policy.manage": (_admin, "manage policies"),
     "user.manage": (_admin, "manage users"),
+    "token.manage": (_signed_in, "manage API tokens"),
     "inventory.import": (_admin, "import inventories"),
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,14 @@ _COMMON_PASSWORDS: frozenset[str] | None = None
 
 
 def common_passwords() -> frozenset[str]:
-    """A short list of passwords too common to allow, shipped with the app."""
+    """Some hundreds of passwords too common to allow, shipped with the app."""
     global _COMMON_PASSWORDS
     if _COMMON_PASSWORDS is None:
         path = Path(__file__).with_name("common_passwords.txt")
         _COMMON_PASSWORDS = frozenset(
-            line.strip().lower() for line in path.read_text().splitlines() if line.strip()
+            line.strip().lower()
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")
         )
     return _COMMON_PASSWORDS
 
@@ -176,25 +179,57 @@ def issue_token(
     user: User, name: str, *, actor: User | None, expires_in_days: int | None = None
 ) -> str:
     """Issue an API token for the user and return it in clear, once."""
+    _token, clear = create_token(user, name, actor=actor, expires_in_days=expires_in_days)
+    return clear
+
+
+def create_token(
+    user: User, name: str, *, actor: User | None, expires_in_days: int | None = None
+) -> tuple[ApiToken, str]:
+    """Issue an API token; return its row and the token in clear (shown once, never stored)."""
     if actor is not None and actor.id != user.id:
         authorize(actor, "user.manage")
     name = (name or "").strip() or "api"
     token, clear = tokens.issue(user, name[:100], expires_in_days=expires_in_days)
     db.session.flush()
-    audit.record(
-        actor or user, "create", "api_token", token.id, {"user": user.email, "name": token.name}
-    )
+    changes = {"user": user.email, "name": token.name}
+    if token.expires_at is not None:
+        changes["expires_at"] = token.expires_at
+    audit.record(actor or user, "create", "api_token", token.id, changes)
     db.session.commit()
-    return clear
+    return token, clear
 
 
-def revoke_token(token_id: int, actor: User) -> None:
-    from datetime import UTC, datetime
+def token_state(token: ApiToken) -> str:
+    """ "active", "expired" or "revoked"."""
+    if token.revoked_at is not None:
+        return "revoked"
+    expires_at = token.expires_at
+    if expires_at is not None and expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        return "expired"
+    return "active"
 
+
+def list_tokens(user: User) -> list[ApiToken]:
+    """The user's API tokens, newest first, revoked and expired ones included."""
+    return list(
+        db.session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+        )
+    )
+
+
+def revoke_token(token_id: int, actor: User | None) -> ApiToken:
+    """Revoke a token: its owner or an administrator may; `actor` None is the command line.
+
+    Revoking a revoked token changes nothing and records nothing.
+    """
     token = db.session.get(ApiToken, token_id)
     if token is None:
         raise NotFound(f"There is no API token {token_id}.")
-    if token.user_id != actor.id:
+    if actor is not None and token.user_id != actor.id:
         authorize(actor, "user.manage")
     if token.revoked_at is None:
         token.revoked_at = datetime.now(UTC)
@@ -203,3 +238,4 @@ def revoke_token(token_id: int, actor: User) -> None:
             actor, "revoke", "api_token", token.id, {"user": token.user.email, "name": token.name}
         )
     db.session.commit()
+    return token

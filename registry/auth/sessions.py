@@ -10,11 +10,27 @@ from registry.extensions import db, login_manager
 
 
 def init_app(app: Flask) -> None:
+    configure_cookies(app)
     app.before_request(_forget_cached_user)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
+
+
+def configure_cookies(app: Flask) -> None:
+    """Session and remember-me cookies: HttpOnly, SameSite=Lax, and Secure behind HTTPS.
+
+    SESSION_COOKIE_SECURE left unset (None) means Secure exactly when REGISTRY_ENV=production,
+    which is served behind a TLS-terminating proxy; an explicit true or false wins.
+    """
+    if app.config.get("SESSION_COOKIE_SECURE") is None:
+        app.config["SESSION_COOKIE_SECURE"] = app.config.get("REGISTRY_ENV") == "production"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
 
 
 def _forget_cached_user() -> None:

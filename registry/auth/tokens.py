@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select, update
 
 from registry.auth.models import ApiToken, User
 from registry.errors import Unauthorized
@@ -42,6 +43,20 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment
 
 
+@cache
+def _lookup_statement() -> Select:
+    """The user behind a token hash, with what decides whether the token may be used.
+
+    Built once and run with the hash bound: building and hashing a new statement, and loading
+    the token as an ORM object, were most of the cost of authenticating an API request.
+    """
+    return (
+        select(User, ApiToken.id, ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == bindparam("token_hash"))
+    )
+
+
 def authenticate(header: str | None) -> User:
     """The user behind an `Authorization: Bearer` header, or 401."""
     if not header:
@@ -49,26 +64,22 @@ def authenticate(header: str | None) -> User:
     scheme, _, clear = header.partition(" ")
     if scheme.lower() != "bearer" or not clear.strip():
         raise Unauthorized("Send an API token as 'Authorization: Bearer <token>'.")
-    row = db.session.execute(
-        select(ApiToken, User)
-        .join(User, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == hash_token(clear.strip()))
-    ).first()
+    row = db.session.execute(_lookup_statement(), {"token_hash": hash_token(clear.strip())}).first()
     if row is None:
         raise Unauthorized("The API token is not valid.")
-    token, user = row
+    user, token_id, revoked_at, expires_at, last_used_at = row
     now = datetime.now(UTC)
-    if token.revoked_at is not None:
+    if revoked_at is not None:
         raise Unauthorized("The API token has been revoked.")
-    expires_at = _aware(token.expires_at)
+    expires_at = _aware(expires_at)
     if expires_at is not None and expires_at <= now:
         raise Unauthorized("The API token has expired.")
     if not user.active:
         raise Unauthorized("The account is deactivated.")
-    last_used = _aware(token.last_used_at)
+    last_used = _aware(last_used_at)
     resolution = current_app.config["TOKEN_LAST_USED_RESOLUTION_SECONDS"]
     # Writing on every request would serialise readers on SQLite; a coarse timestamp is enough.
     if last_used is None or (now - last_used).total_seconds() > resolution:
-        token.last_used_at = now
+        db.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
         db.session.commit()
     return user

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from registry.auth import service
 from registry.auth.models import ROLE_LABELS, ROLES
 from registry.auth.permissions import authorize
+from registry.auth.throttle import throttle
 from registry.errors import ValidationFailed
 
 bp = Blueprint("auth", __name__)
@@ -34,15 +35,23 @@ def login():
     errors: dict[str, list[str]] = {}
     email = request.form.get("email", "")
     if request.method == "POST":
-        user = service.check_login(email, request.form.get("password", ""))
-        if user is None:
+        limiter = throttle()
+        refusal = limiter.refusal(email, request.remote_addr)
+        if refusal is None:
+            user = service.check_login(email, request.form.get("password", ""))
+            if user is not None:
+                limiter.succeeded(email)
+                # A fresh session on sign-in, so a planted session id is worth nothing.
+                session.clear()
+                login_user(user)
+                flash(f"Signed in as {user.name}.", "success")
+                return redirect(_safe_next(request.args.get("next")))
+            refusal = limiter.failed(email, request.remote_addr)
             errors["password"] = ["The email or password is not right."]
-        else:
-            # A fresh session on sign-in, so a planted session id is worth nothing.
-            session.clear()
-            login_user(user)
-            flash(f"Signed in as {user.name}.", "success")
-            return redirect(_safe_next(request.args.get("next")))
+        if refusal is not None:
+            errors = {"email": [refusal.message]}
+            page = render_template("auth/login.html", errors=errors, email=email)
+            return page, 429, {"Retry-After": str(refusal.retry_after)}
     return render_template("auth/login.html", errors=errors, email=email), (422 if errors else 200)
 
 

@@ -240,6 +240,24 @@ MATRIX = [
     ),
     (
         "GET",
+        "/api/v1/tokens",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/tokens",
+        {"name": "laptop", "expires_in_days": 30},
+        dict(admin=201, caio=201, board=201, member=201, other_team=201, anonymous=401),
+    ),
+    (
+        "DELETE",
+        "/api/v1/tokens/{token}",
+        None,
+        dict(admin=204, caio=403, board=403, member=204, other_team=403, anonymous=401),
+    ),
+    (
+        "GET",
         "/api/v1/openapi.json",
         None,
         dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200),
@@ -269,6 +287,7 @@ def policy_body(version: str) -> str:
 def world(factory):
     from assessments import service as assessments
     from policies import store
+    from registry.auth import service as auth_service
     from tests.factories import complete_answers
 
     users = {role: factory.user(role) for role in ("admin", "caio", "board")}
@@ -284,6 +303,7 @@ def world(factory):
     bias_check = factory.bias_check(pilot, users["member"])
     condition = factory.condition(pilot)
     tokens = {role: factory.token(user) for role, user in users.items()}
+    spare_token, _ = auth_service.create_token(users["member"], "spare", actor=None)
     return {
         "users": users,
         "pilot": pilot.id,
@@ -295,6 +315,7 @@ def world(factory):
         "answers": answers,
         "bias_check": bias_check.id,
         "condition": condition.id,
+        "token": spare_token.id,
     }
 
 
@@ -303,7 +324,16 @@ def test_permission_matrix(client, world, method, path, body, role, expected):
     url = path.format(
         **{
             k: world[k]
-            for k in ("pilot", "source", "assessment", "policy", "evidence", "bias_check", "condition")
+            for k in (
+                "pilot",
+                "source",
+                "assessment",
+                "policy",
+                "evidence",
+                "bias_check",
+                "condition",
+                "token",
+            )
         }
     )
     data = None

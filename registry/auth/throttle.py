@@ -1,0 +1,247 @@
+"""Sign-in throttling: a temporary lockout per email and a failure limit per client address.
+
+Two counters, each in a fixed window:
+
+- failures per email: after ``LOGIN_MAX_FAILURES`` (5) failed sign-ins within
+  ``LOGIN_FAILURE_WINDOW_SECONDS`` (15 minutes) the email is locked for ``LOGIN_LOCKOUT_SECONDS``
+  (15 minutes). While it is locked no password is checked, not even the right one.
+- failures per client address: after ``LOGIN_IP_MAX_FAILURES`` (30) within
+  ``LOGIN_IP_WINDOW_SECONDS`` (15 minutes) the address may not try again until the window ends,
+  whichever emails it tries (password spraying). Successful sign-ins never count, so an office
+  behind one NAT address is not locked out by its own colleagues.
+
+The email is counted whether or not an account has it, so the lockout does not reveal which
+emails exist; it is stored only as a sha256. Counters live in Redis when ``REDIS_URL`` is set
+(shared by every gunicorn worker), and in this process's memory otherwise (per worker). If
+Redis stops answering, the counters fall back to memory rather than letting every sign-in fail.
+The client address is ``request.remote_addr``: behind a reverse proxy, configure
+``werkzeug.middleware.proxy_fix.ProxyFix`` so that it is the real client's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
+
+DEFAULTS = {
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_FAILURE_WINDOW_SECONDS": 15 * 60,
+    "LOGIN_LOCKOUT_SECONDS": 15 * 60,
+    "LOGIN_IP_MAX_FAILURES": 30,
+    "LOGIN_IP_WINDOW_SECONDS": 15 * 60,
+    "LOGIN_THROTTLE_PREFIX": "registry:login:",
+}
+_EXTENSION = "login_throttle"
+
+
+class Store(Protocol):
+    def incr(self, key: str, window: int) -> int:
+        """Add one to a counter that expires `window` seconds after its first increment."""
+
+    def get(self, key: str) -> int:
+        """The counter's value; 0 if it does not exist (or expired)."""
+
+    def ttl(self, key: str) -> int:
+        """Seconds until the key expires; 0 if it does not exist."""
+
+    def set(self, key: str, value: int, ttl: int) -> None: ...
+
+    def delete(self, *keys: str) -> None: ...
+
+
+class MemoryStore:
+    """Counters in this process, with expiry; bounded by purging expired keys as it grows."""
+
+    MAX_KEYS = 100_000
+
+    def __init__(self) -> None:
+        self._data: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def _live(self, key: str, now: float) -> tuple[int, float] | None:
+        entry = self._data.get(key)
+        if entry is not None and entry[1] <= now:
+            del self._data[key]
+            return None
+        return entry
+
+    def _purge(self, now: float) -> None:
+        if len(self._data) < self.MAX_KEYS:
+            return
+        for key in [k for k, (_, expires) in self._data.items() if expires <= now]:
+            del self._data[key]
+        if len(self._data) >= self.MAX_KEYS:  # an attack with many keys: forget the oldest
+            for key in sorted(self._data, key=lambda k: self._data[k][1])[: self.MAX_KEYS // 10]:
+                del self._data[key]
+
+    def incr(self, key: str, window: int) -> int:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._live(key, now)
+            if entry is None:
+                self._purge(now)
+                entry = (0, now + window)
+            self._data[key] = (entry[0] + 1, entry[1])
+            return entry[0] + 1
+
+    def get(self, key: str) -> int:
+        with self._lock:
+            entry = self._live(key, time.monotonic())
+            return 0 if entry is None else entry[0]
+
+    def ttl(self, key: str) -> int:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._live(key, now)
+            return 0 if entry is None else max(1, int(entry[1] - now + 0.999))
+
+    def set(self, key: str, value: int, ttl: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._purge(now)
+            self._data[key] = (value, now + ttl)
+
+    def delete(self, *keys: str) -> None:
+        with self._lock:
+            for key in keys:
+                self._data.pop(key, None)
+
+
+class RedisStore:
+    """Counters in Redis, shared by every worker process."""
+
+    def __init__(self, url: str) -> None:
+        from redis import Redis
+
+        self.redis = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+    def incr(self, key: str, window: int) -> int:
+        pipe = self.redis.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, window, nx=True)
+        count, _ = pipe.execute()
+        return int(count)
+
+    def get(self, key: str) -> int:
+        return int(self.redis.get(key) or 0)
+
+    def ttl(self, key: str) -> int:
+        return max(0, int(self.redis.ttl(key)))
+
+    def set(self, key: str, value: int, ttl: int) -> None:
+        self.redis.set(key, value, ex=ttl)
+
+    def delete(self, *keys: str) -> None:
+        self.redis.delete(*keys)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a sign-in attempt is refused before its password is checked, and for how long."""
+
+    message: str
+    retry_after: int
+
+
+class LoginThrottle:
+    def __init__(self, app: Flask) -> None:
+        self.config = {key: app.config.get(key, default) for key, default in DEFAULTS.items()}
+        self.redis_url = app.config.get("REDIS_URL")
+        self.memory = MemoryStore()
+        self.redis = RedisStore(self.redis_url) if self.redis_url else None
+
+    # -- keys ---------------------------------------------------------------------------------
+
+    def _key(self, *parts: str) -> str:
+        return self.config["LOGIN_THROTTLE_PREFIX"] + ":".join(parts)
+
+    @staticmethod
+    def _email_id(email: str) -> str:
+        return hashlib.sha256((email or "").strip().lower().encode("utf-8")).hexdigest()[:32]
+
+    def _keys(self, email: str, address: str | None) -> dict[str, str]:
+        email_id = self._email_id(email)
+        return {
+            "failures": self._key("fail", email_id),
+            "lock": self._key("lock", email_id),
+            "address": self._key("ip", address or "unknown"),
+        }
+
+    # -- storage with a fallback ----------------------------------------------------------------
+
+    def _run(self, operation: str, *args):
+        if self.redis is not None:
+            try:
+                return getattr(self.redis, operation)(*args)
+            except Exception as error:  # noqa: BLE001 - any Redis failure means the same here
+                log.warning("login throttle: Redis unavailable (%s); counting in memory", error)
+        return getattr(self.memory, operation)(*args)
+
+    # -- the policy ---------------------------------------------------------------------------
+
+    def refusal(self, email: str, address: str | None) -> Refusal | None:
+        """A refusal if this email is locked or this address has failed too often."""
+        keys = self._keys(email, address)
+        locked_for = self._run("ttl", keys["lock"])
+        if locked_for:
+            return Refusal(_locked_message(locked_for), locked_for)
+        if self._run("get", keys["address"]) >= int(self.config["LOGIN_IP_MAX_FAILURES"]):
+            address_ttl = max(1, self._run("ttl", keys["address"]))
+            return Refusal(
+                "Too many failed sign-in attempts from your network. "
+                f"Try again in {_minutes(address_ttl)}.",
+                address_ttl,
+            )
+        return None
+
+    def failed(self, email: str, address: str | None) -> Refusal | None:
+        """Count a failed sign-in; a refusal if this failure locks the email or the address."""
+        keys = self._keys(email, address)
+        ip_window = int(self.config["LOGIN_IP_WINDOW_SECONDS"])
+        ip_count = self._run("incr", keys["address"], ip_window)
+        failures = self._run(
+            "incr", keys["failures"], int(self.config["LOGIN_FAILURE_WINDOW_SECONDS"])
+        )
+        if failures >= int(self.config["LOGIN_MAX_FAILURES"]):
+            lockout = int(self.config["LOGIN_LOCKOUT_SECONDS"])
+            self._run("set", keys["lock"], 1, lockout)
+            self._run("delete", keys["failures"])
+            log.warning("sign-in locked for %s s after %s failures", lockout, failures)
+            return Refusal(_locked_message(lockout), lockout)
+        if ip_count >= int(self.config["LOGIN_IP_MAX_FAILURES"]):
+            return self.refusal(email, address)
+        return None
+
+    def succeeded(self, email: str) -> None:
+        """A successful sign-in clears the email's failure count."""
+        keys = self._keys(email, None)
+        self._run("delete", keys["failures"])
+
+
+def _minutes(seconds: int) -> str:
+    minutes = max(1, -(-int(seconds) // 60))
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def _locked_message(seconds: int) -> str:
+    return (
+        "Too many failed sign-in attempts for this email address, so signing in is locked "
+        f"for a while. Try again in {_minutes(seconds)}."
+    )
+
+
+def throttle() -> LoginThrottle:
+    """The app's throttle, created on first use from the configuration at that time."""
+    app = current_app._get_current_object()
+    found = app.extensions.get(_EXTENSION)
+    if found is None or found.redis_url != app.config.get("REDIS_URL"):
+        found = app.extensions[_EXTENSION] = LoginThrottle(app)
+    return found
