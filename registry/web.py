@@ -35,7 +35,7 @@ def tier_badge(tier: str | None, source: str | None = None) -> Badge:
 def status_badge(status: str) -> Badge:
     symbols = {
         "draft": "✎",
-        "submitted": "⧗",
+        "submitted": "→",
         "changes_requested": "↺",
         "approved": "✓",
         "approved_with_conditions": "✓*",
