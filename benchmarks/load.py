@@ -105,7 +105,12 @@ def seed(database_url: str, uploads: Path, clients: int, per_client: int) -> dic
     with app.app_context():
         upgrade()
         admin = auth_service.create_user(
-            {"email": "admin@load.agency.gov", "name": "Admin", "role": "admin", "password": password},
+            {
+                "email": "admin@load.agency.gov",
+                "name": "Admin",
+                "role": "admin",
+                "password": password,
+            },
             actor=None,
         )
         auth_service.create_user(
