@@ -33,6 +33,7 @@ Rows with a missing value in any used column are dropped and counted in
 
 from __future__ import annotations
 
+import abc
 import codecs
 import csv
 import math
@@ -261,18 +262,20 @@ def read_table(
     return frame[columns]
 
 
-class _Builder:
+class _Builder(abc.ABC):
     """Collects one column batch by batch into compact numpy storage."""
 
     def __init__(self, name: str, n_rows: int) -> None:
         self.name = name
         self.n_rows = n_rows
 
+    @abc.abstractmethod
     def add(self, array: pa.Array, offset: int) -> None:
-        raise NotImplementedError
+        """Store one batch of the column starting at row `offset`."""
 
+    @abc.abstractmethod
     def finish(self) -> Any:
-        raise NotImplementedError
+        """The whole column."""
 
 
 class _TextBuilder(_Builder):
