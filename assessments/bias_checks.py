@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 import policies
-from assessments import bias_input, charts, jobs, verdicts
+from assessments import bias_input, charts, jobs, service, verdicts
 from assessments.metrics import compute_bias_metrics
 from assessments.models import BiasCheck
 from policies import store
@@ -347,18 +347,10 @@ def facts(pilot: Pilot) -> dict[str, Any]:
     ).all()
     return {
         "bias_checks": tuple(
-            policies.BiasCheckFact(completed_at=_date(c.finished_at), verdict=c.verdict)
+            policies.BiasCheckFact(completed_at=service.utc_day(c.finished_at), verdict=c.verdict)
             for c in checks
         )
     }
-
-
-def _date(moment: datetime | None):
-    if moment is None:
-        return datetime.now(UTC).date()
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.date()
 
 
 def trend(pilot: Pilot) -> list[dict[str, Any]]:

@@ -28,7 +28,8 @@ def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-def _day(moment: dt.datetime | None) -> dt.date:
+def utc_day(moment: dt.datetime | None) -> dt.date:
+    """The UTC calendar day of a stored timestamp (naive means UTC); today when missing."""
     if moment is None:
         return today()
     if moment.tzinfo is not None:
@@ -344,12 +345,12 @@ def evidence_file(evidence: Evidence) -> Path:
 def gather_facts(pilot: Pilot, *, on: dt.date | None = None) -> policies.PilotFacts:
     """Everything the policy needs to know about a pilot, as plain facts."""
     assessments = tuple(
-        policies.AssessmentFact(completed_at=_day(a.created_at), impact_level=a.impact_level)
+        policies.AssessmentFact(completed_at=utc_day(a.created_at), impact_level=a.impact_level)
         for a in assessments_for(pilot)
     )
     evidence = tuple(
         policies.EvidenceFact(
-            kind=e.kind, uploaded_at=_day(e.created_at), item_id=e.item_id, evidence_id=e.id
+            kind=e.kind, uploaded_at=utc_day(e.created_at), item_id=e.item_id, evidence_id=e.id
         )
         for e in evidence_for(pilot)
     )

@@ -83,9 +83,9 @@ def submit(
     check_version(pilot.version, expected_version)
     check_transition(pilot, "submit")
     previous = pilot.review_status
-    new_round = current_round(pilot) + (
-        1 if previous in ("draft", "rejected") or current_round(pilot) == 0 else 0
-    )
+    last_round = current_round(pilot)
+    # A draft or a rejected pilot starts a new round; answering a change request stays in it.
+    new_round = last_round + (1 if previous in ("draft", "rejected") or last_round == 0 else 0)
     submission = Submission(
         pilot_id=pilot.id,
         round=new_round,
