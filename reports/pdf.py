@@ -65,6 +65,8 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from reports import svg_text
+
 __all__ = [
     "INTERNAL_BASE_URL",
     "PRINT_CSS_PATH",
@@ -74,6 +76,9 @@ __all__ = [
 ]
 
 LOGGER = logging.getLogger(__name__)
+
+# Simple SVG text (every chart label) is shaped and drawn as one run, not letter by letter.
+svg_text.install()
 
 #: Base URL the report HTML is resolved against. ``.invalid`` is reserved (RFC 2606)
 #: and never resolves, and the fetcher never does any network I/O anyway.

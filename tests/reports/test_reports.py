@@ -64,6 +64,15 @@ def test_rendering_twice_gives_the_same_text(client, world):
     assert first == second
 
 
+def test_pdf_prints_lean_charts_and_the_preview_keeps_the_screen_charts(client, world, factory):
+    pilot = world["pilot"]
+    pdf = client.get(f"/api/v1/pilots/{pilot.id}/report.pdf", headers=world["tokens"]["board"]).data
+    assert "race = African-American" in pdf_text(pdf)  # chart labels are still text in the PDF
+    client.post("/login", data={"email": world["caio"].email, "password": factory.PASSWORD})
+    preview = client.get(f"/pilots/{pilot.id}/report").get_data(as_text=True)
+    assert "<desc" in preview and "<g id=" in preview  # browsers get the stored chart as it is
+
+
 def test_board_packet(client, world):
     response = client.get("/api/v1/reports/board-packet.pdf?since=2020-01-01", headers=world["tokens"]["board"])
     assert response.status_code == 200 and response.data.startswith(b"%PDF-")
