@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from registry import config as config_module
 
@@ -17,6 +18,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     configure(app, config)
     configure_logger(app)
+    register_middleware(app)
     register_extensions(app)
     register_hooks(app)
     register_blueprints(app)
@@ -41,6 +43,15 @@ def configure(app: Flask, config: dict[str, Any] | None) -> None:
         os.makedirs(app.instance_path, exist_ok=True)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("pool_pre_ping", True)
+
+
+def register_middleware(app: Flask) -> None:
+    """Trust X-Forwarded-* headers only from as many proxies as TRUSTED_PROXIES says."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops
+        )
 
 
 def configure_logger(app: Flask) -> None:

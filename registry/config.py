@@ -21,6 +21,13 @@ _ENV_KEYS = {
     "MAIL_PORT": int,
     "MAIL_SENDER": str,
     "SESSION_COOKIE_SECURE": lambda v: v.lower() in {"1", "true", "yes"},
+    "LOG_LEVEL": str,
+    "TRUSTED_PROXIES": int,
+    "LOGIN_MAX_FAILURES": int,
+    "LOGIN_FAILURE_WINDOW_SECONDS": int,
+    "LOGIN_LOCKOUT_SECONDS": int,
+    "LOGIN_IP_MAX_FAILURES": int,
+    "LOGIN_IP_WINDOW_SECONDS": int,
 }
 
 
@@ -63,6 +70,17 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "PAGE_SIZE": 25,
         "AUDIT_PAGE_SIZE": 50,
         "TOKEN_LAST_USED_RESOLUTION_SECONDS": 300,
+        # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host/-Prefix.
+        # 0 (the default) trusts none of those headers: request.remote_addr (used by the sign-in
+        # throttle) is the socket's peer. Behind one nginx, set TRUSTED_PROXIES=1.
+        "TRUSTED_PROXIES": 0,
+        # Sign-in throttling (registry.auth.throttle): a lockout per email, a limit per address.
+        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_FAILURE_WINDOW_SECONDS": 15 * 60,
+        "LOGIN_LOCKOUT_SECONDS": 15 * 60,
+        "LOGIN_IP_MAX_FAILURES": 30,
+        "LOGIN_IP_WINDOW_SECONDS": 15 * 60,
+        "LOGIN_THROTTLE_PREFIX": "registry:login:",
     }
 
 
@@ -72,7 +90,12 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for key, convert in _ENV_KEYS.items():
         if environ.get(key):
-            found[key] = convert(environ[key])
+            try:
+                found[key] = convert(environ[key])
+            except ValueError:
+                raise ConfigurationError(
+                    f"environment variable {key}={environ[key]!r} is not a valid {convert.__name__}"
+                ) from None
     if "DATABASE_URL" in found:
         found["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(found.pop("DATABASE_URL"))
     return found
@@ -86,8 +109,12 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-class InsecureConfiguration(RuntimeError):
-    """The configuration must not be used as it stands."""
+class ConfigurationError(RuntimeError):
+    """The configuration can't be used as it stands."""
+
+
+class InsecureConfiguration(ConfigurationError):
+    """The configuration must not be used as it stands: it would be insecure."""
 
 
 def check(config: dict[str, Any]) -> None:

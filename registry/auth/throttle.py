@@ -14,8 +14,8 @@ The email is counted whether or not an account has it, so the lockout does not r
 emails exist; it is stored only as a sha256. Counters live in Redis when ``REDIS_URL`` is set
 (shared by every gunicorn worker), and in this process's memory otherwise (per worker). If
 Redis stops answering, the counters fall back to memory rather than letting every sign-in fail.
-The client address is ``request.remote_addr``: behind a reverse proxy, configure
-``werkzeug.middleware.proxy_fix.ProxyFix`` so that it is the real client's.
+The client address is ``request.remote_addr``: behind a reverse proxy, set ``TRUSTED_PROXIES``
+(werkzeug's ``ProxyFix``, applied in ``registry.create_app``) so that it is the real client's.
 """
 
 from __future__ import annotations
@@ -31,14 +31,15 @@ from flask import Flask, current_app
 
 log = logging.getLogger(__name__)
 
-DEFAULTS = {
-    "LOGIN_MAX_FAILURES": 5,
-    "LOGIN_FAILURE_WINDOW_SECONDS": 15 * 60,
-    "LOGIN_LOCKOUT_SECONDS": 15 * 60,
-    "LOGIN_IP_MAX_FAILURES": 30,
-    "LOGIN_IP_WINDOW_SECONDS": 15 * 60,
-    "LOGIN_THROTTLE_PREFIX": "registry:login:",
-}
+# Their defaults are in registry.config.defaults; the environment may override them.
+SETTINGS = (
+    "LOGIN_MAX_FAILURES",
+    "LOGIN_FAILURE_WINDOW_SECONDS",
+    "LOGIN_LOCKOUT_SECONDS",
+    "LOGIN_IP_MAX_FAILURES",
+    "LOGIN_IP_WINDOW_SECONDS",
+    "LOGIN_THROTTLE_PREFIX",
+)
 _EXTENSION = "login_throttle"
 
 
@@ -153,7 +154,7 @@ class Refusal:
 
 class LoginThrottle:
     def __init__(self, app: Flask) -> None:
-        self.config = {key: app.config.get(key, default) for key, default in DEFAULTS.items()}
+        self.config = {key: app.config[key] for key in SETTINGS}
         self.redis_url = app.config.get("REDIS_URL")
         self.memory = MemoryStore()
         self.redis = RedisStore(self.redis_url) if self.redis_url else None

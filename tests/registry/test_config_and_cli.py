@@ -27,6 +27,47 @@ def test_database_url_switches_to_psycopg3():
     assert found["MAX_UPLOAD_BYTES"] == 10
 
 
+def test_login_throttle_and_proxy_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("LOGIN_MAX_FAILURES", "3")
+    monkeypatch.setenv("LOGIN_LOCKOUT_SECONDS", "60")
+    monkeypatch.setenv("LOGIN_IP_MAX_FAILURES", "10")
+    monkeypatch.setenv("TRUSTED_PROXIES", "1")
+    app = create_app({"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.config["LOGIN_MAX_FAILURES"] == 3
+    assert app.config["LOGIN_LOCKOUT_SECONDS"] == 60
+    assert app.config["LOGIN_IP_MAX_FAILURES"] == 10
+    # Untouched settings keep their defaults.
+    assert app.config["LOGIN_FAILURE_WINDOW_SECONDS"] == 15 * 60
+
+
+def test_a_malformed_numeric_setting_is_named():
+    with pytest.raises(config.ConfigurationError, match="LOGIN_MAX_FAILURES='five'"):
+        config.from_environment({"LOGIN_MAX_FAILURES": "five"})
+
+
+@pytest.mark.parametrize(("hops", "expected"), [(0, "127.0.0.1"), (1, "203.0.113.9")])
+def test_forwarded_for_is_trusted_only_behind_configured_proxies(hops, expected):
+    app = create_app(
+        {"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": "sqlite://", "TRUSTED_PROXIES": hops}
+    )
+
+    @app.get("/_whoami")
+    def whoami():
+        from flask import request
+
+        return {"addr": request.remote_addr, "scheme": request.scheme}
+
+    response = app.test_client().get(
+        "/_whoami",
+        headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"},
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    )
+    assert response.get_json() == {
+        "addr": expected,
+        "scheme": "https" if hops else "http",
+    }
+
+
 def test_default_database_is_sqlite_in_instance(monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     app = create_app({"SECRET_KEY": "x"})
