@@ -57,6 +57,7 @@ from assessments.metrics import (
     chunked_bincount,
     chunked_take,
     encode_groups,
+    observed_groups,
     small_int_dtype,
 )
 from registry.errors import PayloadTooLarge, ValidationFailed
@@ -76,6 +77,19 @@ _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 _FORMULA_START = ("=", "+", "-", "@")
 _DICT_TYPE = pa.dictionary(pa.int32(), pa.string())
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+# Reading streams the file: at most a few blocks or row batches are in memory at once (the
+# CSV reader reads up to ~40 blocks ahead), and each is folded into compact per-column storage.
+# CSV blocks are 1/256 of the file, between these bounds (smaller blocks cost Python time per
+# block; larger ones memory).
+_CSV_BLOCK_BYTES = (1 << 16, 1 << 18)
+_PARQUET_ROWS = 1 << 16
+_PARQUET_BUFFER_BYTES = 1 << 16
+# Largest storage allocated up front from a declared or estimated row count (it grows beyond).
+_MAX_INITIAL_ROWS = 1 << 27
+# Arrow memory for reading comes from the system allocator: it hands freed memory back, where
+# the default (mimalloc) pool keeps tens of MB resident after a read.
+_POOL = pa.system_memory_pool()
 
 _MAGIC = [
     (b"PK\x03\x04", "a ZIP archive (for example an Excel .xlsx workbook)"),
@@ -102,6 +116,7 @@ class _Sniffed:
     delimiter: str = ","
     header: tuple[str, ...] = ()
     bom: bool = False
+    head_bytes_per_row: float = 1.0  # average data row length in the head (CSV)
 
 
 def _sniff(path: Path) -> _Sniffed:
@@ -138,8 +153,15 @@ def _sniff(path: Path) -> _Sniffed:
         raise _fail("line 1", "The first line is blank; it must hold the column names.")
     delimiter = _detect_delimiter(first)
     header = next(csv.reader([first], delimiter=delimiter))
+    header_end = body.find(b"\n") + 1
+    n_lines = body.count(b"\n", header_end)
+    per_row = (len(body) - header_end) / n_lines if header_end and n_lines else len(body)
     return _Sniffed(
-        kind="csv", delimiter=delimiter, header=tuple(h.strip() for h in header), bom=bom
+        kind="csv",
+        delimiter=delimiter,
+        header=tuple(h.strip() for h in header),
+        bom=bom,
+        head_bytes_per_row=per_row,
     )
 
 
@@ -254,7 +276,7 @@ def read_table(
         builders = _read_parquet(path, columns, numeric)
     else:
         builders = _read_csv(path, sniffed, columns, numeric)
-    pa.default_memory_pool().release_unused()
+    _POOL.release_unused()
     _check_formulas(builders)
     frame = pd.DataFrame({b.name: b.finish() for b in builders}, copy=False)
     if len(frame) == 0:
@@ -262,16 +284,38 @@ def read_table(
     return frame[columns]
 
 
-class _Builder(abc.ABC):
-    """Collects one column batch by batch into compact numpy storage."""
+def _room(data: np.ndarray, length: int, need: int, dtype: Any = None) -> np.ndarray:
+    """``data`` (first ``length`` rows kept) with room for ``need`` rows, as ``dtype``.
 
-    def __init__(self, name: str, n_rows: int) -> None:
+    A larger or retyped array is a fresh ``np.empty`` into which only the filled rows are
+    copied; the rows not yet written are never touched, so they take no memory (RSS).
+    """
+    dtype = np.dtype(dtype or data.dtype)
+    if need <= len(data) and dtype == data.dtype:
+        return data
+    capacity = len(data) if need <= len(data) else max(need, 2 * len(data))
+    out = np.empty(capacity, dtype=dtype)
+    for start in range(0, length, CHUNK_ROWS):  # in chunks: no row-sized temporary
+        stop = min(start + CHUNK_ROWS, length)
+        out[start:stop] = data[start:stop]
+    return out
+
+
+class _Builder(abc.ABC):
+    """Collects one column batch by batch into compact numpy storage.
+
+    Storage is allocated once for ``capacity`` rows (an upper estimate: pages never written
+    cost nothing) and grows by doubling if more rows come.
+    """
+
+    def __init__(self, name: str, capacity: int) -> None:
         self.name = name
-        self.n_rows = n_rows
+        self.capacity = max(int(capacity), 1)
+        self.length = 0
 
     @abc.abstractmethod
-    def add(self, array: pa.Array, offset: int) -> None:
-        """Store one batch of the column starting at row `offset`."""
+    def add(self, array: pa.Array) -> None:
+        """Append one batch of the column."""
 
     @abc.abstractmethod
     def finish(self) -> Any:
@@ -279,13 +323,26 @@ class _Builder(abc.ABC):
 
 
 class _TextBuilder(_Builder):
-    """Text as small-integer codes plus distinct values (stripped; blanks are missing)."""
+    """Text as small-integer codes plus distinct values (stripped; blanks are missing).
 
-    def __init__(self, name: str, n_rows: int) -> None:
-        super().__init__(name, n_rows)
-        self.codes = np.empty(n_rows, dtype=np.int8)
-        self.values: list[str] = []
+    Each batch arrives dictionary-encoded, so only its few dictionary entries are looked at:
+    a small dictionary is looked up as a whole (CSV blocks repeat the same few), a large one
+    entry by entry with arrow's ``index_in`` (Python sees only entries not seen before). The
+    rows are then coded with one ``np.take``.
+    """
+
+    _SMALL = 64  # dictionaries up to this size are cached whole
+    _CACHE = 1024  # at most this many cached dictionaries
+
+    def __init__(self, name: str, capacity: int) -> None:
+        super().__init__(name, capacity)
+        self.codes = np.empty(self.capacity, dtype=np.int8)
+        self.values: list[str] = []  # distinct stripped values, by code
         self._index: dict[str, int] = {}
+        self._cache: dict[tuple[str | None, ...], list[int]] = {}
+        self._raw: list[str | None] = []  # entries of large dictionaries seen, as read
+        self._raw_codes: list[int] = []  # their codes (-1 = missing)
+        self._raw_array: pa.Array | None = None
 
     def _code(self, value: str | None) -> int:
         if value is None:
@@ -299,97 +356,169 @@ class _TextBuilder(_Builder):
             self.values.append(text)
         return code
 
-    def add(self, array: pa.Array, offset: int) -> None:
+    def _entry_codes(self, dictionary: pa.Array) -> list[int]:
+        """The code of each dictionary entry (-1 = missing)."""
+        if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
+            dictionary = dictionary.cast(pa.string(), memory_pool=_POOL)
+        if len(dictionary) <= self._SMALL:
+            key = tuple(dictionary.to_pylist())
+            codes = self._cache.get(key)
+            if codes is None:
+                if len(self._cache) >= self._CACHE:
+                    self._cache.clear()
+                codes = self._cache[key] = [self._code(v) for v in key]
+            return codes
+        if self._raw_array is None:
+            self._raw_array = pa.array(self._raw, pa.string(), memory_pool=_POOL)
+        found = pc.index_in(dictionary, value_set=self._raw_array, memory_pool=_POOL)
+        if found.null_count:
+            new = pc.filter(dictionary, pc.is_null(found), memory_pool=_POOL).to_pylist()
+            for raw in new:
+                self._raw.append(raw)
+                self._raw_codes.append(self._code(raw))
+            self._raw_array = pa.array(self._raw, pa.string(), memory_pool=_POOL)
+            found = pc.index_in(dictionary, value_set=self._raw_array, memory_pool=_POOL)
+        return np.asarray(self._raw_codes)[found.to_numpy(zero_copy_only=False)].tolist()
+
+    def add(self, array: pa.Array) -> None:
         if not pa.types.is_dictionary(array.type):
-            array = array.cast(pa.string()).dictionary_encode()
-        dictionary = array.dictionary.cast(pa.string()).to_pylist()
-        remap = [self._code(v) for v in dictionary] + [-1]
+            array = pc.dictionary_encode(
+                array.cast(pa.string(), memory_pool=_POOL), memory_pool=_POOL
+            )
+        n = len(array)
+        entry_codes = self._entry_codes(array.dictionary)
         dtype = small_int_dtype(len(self.values))
-        if dtype != self.codes.dtype:
-            self.codes = self.codes.astype(dtype)
+        self.codes = _room(self.codes, self.length, self.length + n, dtype)
+        remap = np.array([*entry_codes, -1], dtype=self.codes.dtype)
         indices = array.indices
-        if array.null_count:
-            indices = pc.fill_null(indices, len(dictionary))
+        if array.null_count:  # -1 picks the sentinel at the end of the remap
+            indices = pc.coalesce(indices, pa.scalar(-1, indices.type), memory_pool=_POOL)
         np.take(
-            np.asarray(remap, dtype=dtype),
+            remap,
             indices.to_numpy(zero_copy_only=False),
-            out=self.codes[offset : offset + len(array)],
+            out=self.codes[self.length : self.length + n],
         )
+        self.length += n
 
     def finish(self) -> pd.Categorical:
-        return pd.Categorical.from_codes(self.codes, categories=self.values, validate=False)
+        codes = self.codes[: self.length]  # a view; the unused tail was never touched
+        return pd.Categorical.from_codes(codes, categories=self.values, validate=False)
 
 
 class _FloatBuilder(_Builder):
     """Numbers as float64, missing as NaN."""
 
-    def __init__(self, name: str, n_rows: int) -> None:
-        super().__init__(name, n_rows)
-        self.data = np.empty(n_rows, dtype=np.float64)
+    def __init__(self, name: str, capacity: int) -> None:
+        super().__init__(name, capacity)
+        self.data = np.empty(self.capacity, dtype=np.float64)
 
-    def add(self, array: pa.Array, offset: int) -> None:
-        array = pc.fill_null(array.cast(pa.float64()), math.nan)
-        self.data[offset : offset + len(array)] = array.to_numpy(zero_copy_only=False)
+    def add(self, array: pa.Array) -> None:
+        n = len(array)
+        self.data = _room(self.data, self.length, self.length + n)
+        # nulls become NaN (to_numpy of a float array)
+        values = array.cast(pa.float64(), memory_pool=_POOL).to_numpy(zero_copy_only=False)
+        self.data[self.length : self.length + n] = values
+        self.length += n
 
     def finish(self) -> np.ndarray:
-        return self.data
+        return self.data[: self.length]
 
 
 class _NativeBuilder(_Builder):
-    """Integers, booleans or floats as they are (float64 with NaN if any is missing)."""
+    """Integers, booleans or floats as they are (float64 with NaN if any is missing).
 
-    def __init__(self, name: str, n_rows: int) -> None:
-        super().__init__(name, n_rows)
-        self.parts: list[np.ndarray] = []
+    Integers are kept in the smallest signed type that holds every value seen (0/1 labels
+    written as int64 take one byte a row, not eight).
+    """
+
+    def __init__(self, name: str, capacity: int, arrow_type: pa.DataType) -> None:
+        super().__init__(name, capacity)
+        self.is_integer = pa.types.is_integer(arrow_type)
+        if self.is_integer:
+            dtype: Any = np.int8
+        elif pa.types.is_boolean(arrow_type):
+            dtype = np.bool_
+        else:
+            dtype = arrow_type.to_pandas_dtype()
+        self.data = np.empty(self.capacity, dtype=dtype)
         self.has_null = False
 
-    def add(self, array: pa.Array, offset: int) -> None:
-        if array.null_count:
+    def _integer_dtype(self, values: np.ndarray) -> np.dtype:
+        dtype = self.data.dtype
+        if not len(values) or np.can_cast(values.dtype, dtype):
+            return dtype
+        low, high = int(values.min()), int(values.max())
+        for candidate in (np.int8, np.int16, np.int32, np.int64):
+            info = np.iinfo(candidate)
+            if info.min <= low and high <= info.max:
+                return np.promote_types(dtype, candidate)
+        return np.dtype(np.uint64)  # above the int64 range (the column is unsigned)
+
+    def add(self, array: pa.Array) -> None:
+        n = len(array)
+        if array.null_count and not self.has_null:
             self.has_null = True
-            array = pc.fill_null(array.cast(pa.float64()), math.nan)
-        self.parts.append(array.to_numpy(zero_copy_only=False))
+            self.data = _room(self.data, self.length, self.length + n, np.float64)
+        if self.has_null:
+            values = array.cast(pa.float64(), memory_pool=_POOL).to_numpy(zero_copy_only=False)
+            dtype = self.data.dtype
+        else:
+            values = array.to_numpy(zero_copy_only=False)
+            dtype = self._integer_dtype(values) if self.is_integer else self.data.dtype
+        self.data = _room(self.data, self.length, self.length + n, dtype)
+        self.data[self.length : self.length + n] = values
+        self.length += n
 
     def finish(self) -> np.ndarray:
-        parts = self.parts
-        if self.has_null:
-            parts = [p.astype(np.float64) for p in parts]
-        data = np.concatenate(parts) if parts else np.empty(0, dtype=np.float64)
-        self.parts = []
-        return data
+        return self.data[: self.length]
+
+
+def _csv_capacity(size: int, sniffed: _Sniffed) -> int:
+    """An upper estimate of the data rows of a CSV file, from its size and its head."""
+    per_row = max(sniffed.head_bytes_per_row, 1.0)
+    return int(size / per_row * 1.25) + 1024
 
 
 def _read_csv(
     path: Path, sniffed: _Sniffed, columns: list[str], numeric: list[str]
 ) -> list[_Builder]:
+    """Stream the file in blocks of ``_CSV_BLOCK_BYTES``, folding each into the builders."""
     header = list(sniffed.header)
     _check_header(header, columns)
     types = {c: (pa.float64() if c in numeric else _DICT_TYPE) for c in columns}
+    size = path.stat().st_size
+    capacity = _csv_capacity(size, sniffed)
+    builders: list[_Builder] = [
+        (_FloatBuilder if col in numeric else _TextBuilder)(col, capacity) for col in columns
+    ]
     try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(
-                column_names=header, skip_rows=1, block_size=8 << 20, use_threads=True
-            ),
-            parse_options=pacsv.ParseOptions(delimiter=sniffed.delimiter),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=columns,
-                column_types=types,
-                null_values=NULL_MARKERS,
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
-        )
+        with pa.OSFile(str(path), memory_pool=_POOL) as source:
+            reader = pacsv.open_csv(
+                source,
+                read_options=pacsv.ReadOptions(
+                    column_names=header,
+                    skip_rows=1,
+                    block_size=min(max(size // 256, _CSV_BLOCK_BYTES[0]), _CSV_BLOCK_BYTES[1]),
+                    use_threads=False,
+                ),
+                parse_options=pacsv.ParseOptions(delimiter=sniffed.delimiter),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=columns,
+                    column_types=types,
+                    null_values=NULL_MARKERS,
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+                memory_pool=_POOL,
+            )
+            for batch in reader:
+                for builder in builders:
+                    builder.add(batch.column(builder.name))
+                del batch
     except pa.ArrowInvalid as exc:
+        if "Empty CSV file" in str(exc):
+            return builders  # a header and no rows: reported as "no data rows"
         raise _explain_csv_error(path, sniffed, columns, numeric, str(exc)) from exc
-    builders: list[_Builder] = []
-    for col in columns:
-        builder = (_FloatBuilder if col in numeric else _TextBuilder)(col, table.num_rows)
-        offset = 0
-        for chunk in table.column(col).chunks:
-            builder.add(chunk, offset)
-            offset += len(chunk)
-        table = table.drop_columns([col])  # frees the column's buffers
-        builders.append(builder)
     return builders
 
 
@@ -471,6 +600,7 @@ def _allowed_text_type(t: pa.DataType) -> bool:
 
 
 def _read_parquet(path: Path, columns: list[str], numeric: list[str]) -> list[_Builder]:
+    """Read row batches of ``_PARQUET_ROWS`` rows, folding each into the builders."""
     pf = _parquet_file(path)
     schema = pf.schema_arrow
     _check_header(schema.names, columns)
@@ -487,27 +617,51 @@ def _read_parquet(path: Path, columns: list[str], numeric: list[str]) -> list[_B
     if errors:
         raise ValidationFailed("Some columns have the wrong type.", errors=errors)
     read_dictionary = [c for c in columns if _is_text(schema.field(c).type)]
+    # The declared row count sizes the storage; pages beyond the rows read are never touched
+    # (and storage grows if a file holds more rows than it declares).
+    capacity = min(pf.metadata.num_rows, _MAX_INITIAL_ROWS)
+    builders: list[_Builder] = []
+    for col in columns:
+        t = schema.field(col).type
+        if col in numeric:
+            builders.append(_FloatBuilder(col, capacity))
+        elif pa.types.is_dictionary(t) or _is_text(t):
+            builders.append(_TextBuilder(col, capacity))
+        else:
+            builders.append(_NativeBuilder(col, capacity, t))
     try:
-        if read_dictionary:
-            pf = pq.ParquetFile(path, read_dictionary=read_dictionary)
-        n_rows = pf.metadata.num_rows
-        builders: list[_Builder] = []
-        for col in columns:
-            t = schema.field(col).type
-            if col in numeric:
-                builders.append(_FloatBuilder(col, n_rows))
-            elif pa.types.is_dictionary(t) or _is_text(t):
-                builders.append(_TextBuilder(col, n_rows))
-            else:
-                builders.append(_NativeBuilder(col, n_rows))
-        offset = 0
-        for batch in pf.iter_batches(batch_size=1 << 20, columns=columns, use_threads=True):
-            for builder in builders:
-                builder.add(batch.column(builder.name), offset)
-            offset += batch.num_rows
+        with pa.OSFile(str(path), memory_pool=_POOL) as source:
+            reader = _parquet_reader(source, read_dictionary)
+            batches = reader.iter_batches(
+                batch_size=_PARQUET_ROWS, columns=columns, use_threads=False
+            )
+            for batch in batches:
+                for builder in builders:
+                    builder.add(batch.column(builder.name))
+                del batch
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise _fail("file", "The Parquet file could not be read.") from exc
     return builders
+
+
+def _parquet_reader(source: pa.NativeFile, read_dictionary: list[str]) -> pq.ParquetFile:
+    """A ParquetFile whose decoded data comes from ``_POOL``.
+
+    ``ParquetFile`` takes no memory pool; its reader takes pyarrow's default pool when it is
+    made, so the default is swapped for that one moment (buffers remember their own pool, so
+    another thread allocating meanwhile is merely served by ``_POOL`` too).
+    """
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(_POOL)
+    try:
+        return pq.ParquetFile(
+            source,
+            read_dictionary=read_dictionary or None,
+            pre_buffer=False,
+            buffer_size=_PARQUET_BUFFER_BYTES,
+        )
+    finally:
+        pa.set_memory_pool(previous)
 
 
 def _looks_like_formula(value: str) -> bool:
@@ -524,7 +678,9 @@ def _check_formulas(builders: list[_Builder]) -> None:
         bad = [i for i, v in enumerate(builder.values) if _looks_like_formula(v)]
         if not bad:
             continue
-        row = int(np.flatnonzero(np.isin(builder.codes, bad))[0])
+        lookup = np.zeros(max(bad) + 2, dtype=bool)  # code -1 picks the last entry, False
+        lookup[bad] = True
+        row = _first_true(builder.codes[: builder.length], lookup.__getitem__)
         if first is None or row < first[0]:
             first = (row, builder.name, builder.values[int(builder.codes[row])])
     if first is not None:
@@ -552,7 +708,8 @@ class Prepared:
     features : pandas.DataFrame
         The sensitive features as categoricals of text.
     group_codes : numpy.ndarray of int8, int16 or int32
-        Intersectional group of each row (see ``groups``).
+        Intersectional group of each row (see ``groups``); computed when first asked for, as
+        :func:`assessments.metrics.compute_bias_metrics` does not need it.
     groups : list of tuple of str
         Feature values of each group.
     y_score : numpy.ndarray of float64 or None
@@ -574,7 +731,6 @@ class Prepared:
     y_true: np.ndarray
     y_pred: np.ndarray
     features: pd.DataFrame
-    group_codes: np.ndarray
     groups: list[tuple[str, ...]]
     y_score: np.ndarray | None
     n_rows: int
@@ -583,6 +739,14 @@ class Prepared:
     columns: dict[str, str] = field(default_factory=dict)
     positive_label: str = "1"
     negative_labels: dict[str, str | None] = field(default_factory=dict)
+    _group_codes: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def group_codes(self) -> np.ndarray:
+        """Intersectional group of each row (see ``groups``)."""
+        if self._group_codes is None:
+            self._group_codes, _groups = encode_groups(self.features)
+        return self._group_codes
 
     def compute(self, **kwargs: Any) -> Any:
         """Run :func:`assessments.metrics.compute_bias_metrics` on these inputs.
@@ -746,22 +910,16 @@ def prepare(
     for col in [y_true, y_pred, *features]:
         codes, uniques = _codes(df[col])
         canon = [_canonical(u) if col in (y_true, y_pred) else _feature_label(u) for u in uniques]
-        none_idx = [i for i, c in enumerate(canon) if c is None]
-        if none_idx or (len(codes) and codes.min() < 0):
-            col_missing = codes < 0
-            if none_idx:
-                col_missing |= np.isin(codes, none_idx)
-            missing_by_column[col] = int(col_missing.sum())
-            missing |= col_missing
+        if any(c is None for c in canon) or (len(codes) and codes.min() < 0):
+            is_missing = np.array([c is None for c in canon] + [True])  # code -1: missing
+            missing_by_column[col] = _mark_missing(missing, codes, is_missing.__getitem__)
         else:
             missing_by_column[col] = 0
         coded[col] = (codes, uniques, canon)
     score: np.ndarray | None = None
     if y_score is not None:
         score = _score_array(df[y_score], y_score)
-        score_missing = np.isnan(score)
-        missing_by_column[y_score] = int(score_missing.sum())
-        missing |= score_missing
+        missing_by_column[y_score] = _mark_missing(missing, score, np.isnan)
     n_dropped = int(missing.sum())
     keep = ~missing if n_dropped else None
     n_kept = n - n_dropped
@@ -775,7 +933,11 @@ def prepare(
     def kept(a: np.ndarray) -> np.ndarray:
         return a if keep is None else a[keep]
 
-    row_numbers = np.flatnonzero(keep) + 1 if keep is not None else None
+    def row_number(kept_index: int) -> int:
+        """The data row (from 1) of a kept row."""
+        if keep is None:
+            return kept_index + 1
+        return int(np.flatnonzero(keep)[kept_index]) + 1
 
     # ---- labels ----
     labels: dict[str, np.ndarray] = {}
@@ -808,10 +970,9 @@ def prepare(
     # ---- score ----
     if score is not None and y_score is not None:
         score = kept(score)
-        out_of_range = (score < 0) | (score > 1)
-        if out_of_range.any():
-            first = int(np.flatnonzero(out_of_range)[0])
-            row = int(row_numbers[first]) if row_numbers is not None else first + 1
+        if len(score) and (score.min() < 0 or score.max() > 1):
+            first = _first_true(score, lambda part: (part < 0) | (part > 1))
+            row = row_number(first)
             errors[y_score] = (
                 f"Scores must lie between 0 and 1; found {float(score.min()):g} to "
                 f"{float(score.max()):g} (first outside the range: row {row}, "
@@ -857,7 +1018,7 @@ def prepare(
 
     features_frame = pd.DataFrame(frame, copy=False)
     try:
-        group_codes, groups = encode_groups(features_frame)
+        groups = observed_groups(features_frame)
     except ValueError as exc:
         raise _fail("sensitive_features", f"{exc}.") from exc
     if len(groups) < 2:
@@ -874,7 +1035,6 @@ def prepare(
         y_true=labels["y_true"],
         y_pred=labels["y_pred"],
         features=features_frame,
-        group_codes=group_codes,
         groups=groups,
         y_score=score,
         n_rows=n_kept,
@@ -884,6 +1044,27 @@ def prepare(
         positive_label=positive,
         negative_labels=negatives,
     )
+
+
+def _mark_missing(missing: np.ndarray, values: np.ndarray, test: Any) -> int:
+    """Set ``missing`` where ``test(values)`` holds, in chunks; return how many held."""
+    count = 0
+    for start in range(0, len(values), CHUNK_ROWS):
+        part = test(values[start : start + CHUNK_ROWS])
+        n = int(np.count_nonzero(part))
+        if n:  # untouched pages of `missing` (np.zeros) take no memory
+            count += n
+            missing[start : start + CHUNK_ROWS] |= part
+    return count
+
+
+def _first_true(values: np.ndarray, test: Any) -> int:
+    """Index of the first value for which ``test`` (applied to a chunk) holds."""
+    for start in range(0, len(values), CHUNK_ROWS):
+        hits = np.flatnonzero(test(values[start : start + CHUNK_ROWS]))
+        if len(hits):
+            return start + int(hits[0])
+    raise AssertionError("no value passes the test")
 
 
 def _feature_label(value: Any) -> str | None:

@@ -86,6 +86,7 @@ __all__ = [
     "confusion_cells",
     "encode_groups",
     "metrics_from_cells",
+    "observed_groups",
     "small_int_dtype",
 ]
 
@@ -130,7 +131,7 @@ _MAX_AUC_HIST_BINS = 4_000_000
 _CALIBRATION_BINS = 10
 
 #: Rows per chunk in the passes over rows (bounds temporary memory).
-CHUNK_ROWS = 1 << 20
+CHUNK_ROWS = 1 << 16
 
 # Largest product of feature cardinalities (x 4 outcomes) counted with a dense bincount.
 _MAX_DENSE_PRODUCT = 1 << 24
@@ -297,6 +298,27 @@ def encode_groups(sensitive_features: pd.DataFrame) -> tuple[np.ndarray, list[tu
     enc = _encode(sensitive_features, want_codes=True)
     assert enc.codes is not None
     return enc.codes, enc.groups
+
+
+def observed_groups(sensitive_features: pd.DataFrame) -> list[tuple[str, ...]]:
+    """The groups of :func:`encode_groups`, without coding each row.
+
+    Parameters
+    ----------
+    sensitive_features : pandas.DataFrame
+        As for :func:`encode_groups`.
+
+    Returns
+    -------
+    list of tuple of str
+        Feature values of each observed group, in the order of :func:`encode_groups`.
+
+    Raises
+    ------
+    ValueError
+        As :func:`encode_groups`.
+    """
+    return _encode(sensitive_features).groups
 
 
 def _raw_codes(col: pd.Series, name: str) -> tuple[np.ndarray, list[str]]:
