@@ -1,4 +1,4 @@
-"""The API permission matrix: every route, every role, and anonymous."""
+"""The permission matrix: every route, HTML and API, for every role and for anonymous."""
 
 import io
 import re
@@ -268,6 +268,123 @@ MATRIX = [
         None,
         dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200),
     ),
+    # --- HTML pages (session login; anonymous is sent to /login with a 302) ---
+    ("GET", "/", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("GET", "/healthz", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
+    ("GET", "/static/{static_file}", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
+    ("GET", "/static/reports/{report_static_file}", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
+    ("GET", "/login", None,
+     dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=200)),
+    ("POST", "/login", {"email": "nobody@agency.gov", "password": "wrong-password"},
+     dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=422)),
+    ("POST", "/logout", {},
+     dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=302)),
+    ("GET", "/inventory", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
+    ("GET", "/dashboard", None,
+     dict(admin=200, caio=200, board=200, member=403, other_team=403, anonymous=302)),
+    ("GET", "/pilots", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("GET", "/pilots/new", None,
+     dict(admin=200, caio=200, board=403, member=200, other_team=200, anonymous=302)),
+    ("POST", "/pilots/new", {},
+     dict(admin=422, caio=422, board=403, member=422, other_team=422, anonymous=302)),
+    ("GET", "/pilots/{pilot}", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("GET", "/pilots/{pilot}/edit", None,
+     dict(admin=200, caio=403, board=403, member=200, other_team=403, anonymous=302)),
+    ("POST", "/pilots/{pilot}/edit", {},
+     dict(admin=302, caio=403, board=403, member=302, other_team=403, anonymous=302)),
+    ("POST", "/pilots/{pilot}/delete", {},
+     dict(admin=302, caio=403, board=403, member=302, other_team=403, anonymous=302)),
+    ("GET", "/pilots/{pilot}/questionnaire", None,
+     dict(admin=200, caio=403, board=403, member=200, other_team=403, anonymous=302)),
+    ("POST", "/pilots/{pilot}/questionnaire", {},
+     dict(admin=200, caio=403, board=403, member=200, other_team=403, anonymous=302)),
+    ("POST", "/pilots/{pilot}/risk-tier-override", {},
+     dict(admin=403, caio=302, board=403, member=403, other_team=403, anonymous=302)),
+    ("GET", "/assessments/{assessment}", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("GET", "/pilots/{pilot}/bias-checks/new", None,
+     dict(admin=200, caio=403, board=403, member=200, other_team=403, anonymous=302)),
+    ("POST", "/pilots/{pilot}/bias-checks/new", {},
+     dict(admin=422, caio=403, board=403, member=422, other_team=403, anonymous=302)),
+    ("POST", "/bias-checks/columns", {},
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("GET", "/bias-checks/{bias_check}", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("POST", "/bias-checks/{bias_check}/rerun", {},
+     dict(admin=409, caio=403, board=403, member=409, other_team=403, anonymous=302)),
+    ("POST", "/pilots/{pilot}/evidence", {},
+     dict(admin=302, caio=403, board=403, member=302, other_team=403, anonymous=302)),
+    ("GET", "/evidence/{evidence}/download", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("POST", "/pilots/{pilot}/submit", {},
+     dict(admin=302, caio=403, board=403, member=302, other_team=403, anonymous=302)),
+    ("POST", "/pilots/{pilot}/decide",
+     {"decision": "reject", "rationale": "The model is not ready for this population."},
+     dict(admin=403, caio=409, board=403, member=403, other_team=403, anonymous=302)),
+    ("POST", "/pilots/{pilot}/require-resubmission",
+     {"reason": "The annual review date has passed."},
+     dict(admin=403, caio=409, board=403, member=403, other_team=403, anonymous=302)),
+    ("POST", "/pilots/{pilot}/comments", {"body": "Looks reasonable."},
+     dict(admin=302, caio=302, board=302, member=302, other_team=403, anonymous=302)),
+    ("POST", "/conditions/{condition}/met", {"note": "Notice published."},
+     dict(admin=302, caio=403, board=403, member=302, other_team=403, anonymous=302)),
+    ("GET", "/pilots/{pilot}/report", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("GET", "/pilots/{pilot}/report.pdf", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("GET", "/review-queue", None,
+     dict(admin=200, caio=200, board=200, member=403, other_team=403, anonymous=302)),
+    ("GET", "/inbox", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("POST", "/inbox/read", {},
+     dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=302)),
+    ("GET", "/reports/board-packet", None,
+     dict(admin=200, caio=200, board=200, member=403, other_team=403, anonymous=302)),
+    ("GET", "/reports/board-packet.pdf", None,
+     dict(admin=200, caio=200, board=200, member=403, other_team=403, anonymous=302)),
+    ("GET", "/reports/board-packet.csv", None,
+     dict(admin=200, caio=200, board=200, member=403, other_team=403, anonymous=302)),
+    ("GET", "/data-sources", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("GET", "/data-sources/new", None,
+     dict(admin=200, caio=200, board=403, member=200, other_team=200, anonymous=302)),
+    ("POST", "/data-sources/new", {},
+     dict(admin=422, caio=422, board=403, member=422, other_team=422, anonymous=302)),
+    ("GET", "/data-sources/{source}/edit", None,
+     dict(admin=200, caio=200, board=403, member=200, other_team=403, anonymous=302)),
+    ("POST", "/data-sources/{source}/edit", {},
+     dict(admin=302, caio=302, board=403, member=302, other_team=403, anonymous=302)),
+    ("GET", "/admin/policies", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("GET", "/admin/policies/new", None,
+     dict(admin=200, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("POST", "/admin/policies/new", {},
+     dict(admin=422, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("GET", "/admin/policies/{policy}", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("POST", "/admin/policies/{policy}/publish", {},
+     dict(admin=302, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("GET", "/admin/inventory/import", None,
+     dict(admin=200, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("POST", "/admin/inventory/import", {},
+     dict(admin=422, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("GET", "/users", None,
+     dict(admin=200, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("GET", "/users/new", None,
+     dict(admin=200, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("POST", "/users/new", {},
+     dict(admin=422, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("GET", "/users/{user}/edit", None,
+     dict(admin=200, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("POST", "/users/{user}/edit", {},
+     dict(admin=422, caio=403, board=403, member=403, other_team=403, anonymous=302)),
 ]
 
 CASES = [
@@ -316,26 +433,18 @@ def world(factory):
         "bias_check": bias_check.id,
         "condition": condition.id,
         "token": spare_token.id,
+        "user": users["member"].id,
     }
 
 
-@pytest.mark.parametrize(("method", "path", "body", "role", "expected"), CASES)
-def test_permission_matrix(client, world, method, path, body, role, expected):
-    url = path.format(
-        **{
-            k: world[k]
-            for k in (
-                "pilot",
-                "source",
-                "assessment",
-                "policy",
-                "evidence",
-                "bias_check",
-                "condition",
-                "token",
-            )
-        }
-    )
+PLACEHOLDERS = (
+    "pilot", "source", "assessment", "policy", "evidence", "bias_check", "condition", "token",
+    "user",
+)
+STATIC = {"static_file": "css/app.css", "report_static_file": "print.css"}
+
+
+def _api_request(client, world, method, url, body, role):
     data = None
     headers = {}
     if role != "anonymous":
@@ -371,28 +480,49 @@ def test_permission_matrix(client, world, method, path, body, role, expected):
             {"kind": "pia", "file": (io.BytesIO(b"Privacy impact assessment\n"), "pia.txt")},
         )
     if data is not None:
-        response = client.open(url, method=method, data=data, headers=headers)
+        return client.open(url, method=method, data=data, headers=headers)
+    return client.open(url, method=method, json=body, headers=headers)
+
+
+def _html_request(client, world, login, method, url, body, role):
+    if role != "anonymous":
+        login(user=world["users"][role])
+    return client.open(url, method=method, data=body if method != "GET" else None)
+
+
+@pytest.mark.parametrize(("method", "path", "body", "role", "expected"), CASES)
+def test_permission_matrix(client, world, login, method, path, body, role, expected):
+    url = path.format(**{k: world[k] for k in PLACEHOLDERS}, **STATIC)
+    api = path.startswith("/api/")
+    if api:
+        response = _api_request(client, world, method, url, body, role)
     else:
-        response = client.open(url, method=method, json=body, headers=headers)
+        response = _html_request(client, world, login, method, url, body, role)
     response.close()
     assert response.status_code == expected, response.get_data(as_text=True)[:300]
-    if path.startswith("/api/") and not path.endswith(("/docs", "/download", ".csv", ".pdf")):
+    if api and not path.endswith(("/docs", "/download", ".csv", ".pdf")):
         assert response.status_code == 204 or response.is_json
+    if not api and role == "anonymous" and expected == 302 and path != "/logout":
+        # Anonymous visitors are sent to the login page, which brings them back afterwards.
+        assert response.headers["Location"].startswith("/login")
 
 
-def test_matrix_covers_every_api_route(app):
+def test_matrix_covers_every_route(app):
+    """Every route and method the app serves is in MATRIX: a new route fails this test until
+    someone decides, role by role, what it should answer."""
+
     def shape(path):
         return re.sub(r"<[^>]+>|\{[^}]+\}", "{}", path)
 
     covered = {(method, shape(path)) for method, path, _, _ in MATRIX}
     missing = []
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/"):
-            continue
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             if (method, shape(rule.rule)) not in covered:
                 missing.append(f"{method} {rule.rule}")
     assert not missing, f"routes missing from the permission matrix: {missing}"
+    assert {role for *_, expected in MATRIX for role in expected} == set(ROLES)
+    assert all(set(expected) == set(ROLES) for *_, expected in MATRIX)
 
 
 def test_bad_expired_and_revoked_tokens_get_401(client, factory):
