@@ -69,8 +69,10 @@ def configure_logger(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from registry.auth import sessions
     from registry.extensions import api, csrf, db, login_manager, migrate
+    from registry.json_provider import OrjsonProvider
     from registry.notifications import service as notifications
 
+    app.json = OrjsonProvider(app)
     db.init_app(app)
     migrate.init_app(
         app,
