@@ -21,7 +21,9 @@ fewer nodes:
   are never merged;
 * coordinates are rounded to 0.01 user unit (0.01 pt in matplotlib's SVGs);
 * ``<text>`` stays text (vector glyphs in the PDF, extractable), with its style and a
-  transform only where one is not the identity.
+  transform only where one is not the identity; while :mod:`reports.svg_text`'s handler
+  is installed, ``text-anchor: middle|end`` moves to its ``data-text-anchor`` attribute,
+  which that handler honours without a form XObject per label.
 
 The root keeps its size, ``viewBox``, ``role="img"`` and ``aria-labelledby`` (ids are
 unchanged). Its ``<title>`` becomes the title *and* the description: WeasyPrint gives a
@@ -47,6 +49,8 @@ import threading
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
 from xml.sax.saxutils import escape, quoteattr
+
+from reports import svg_text
 
 __all__ = ["print_svg", "clear_cache"]
 
@@ -416,10 +420,14 @@ def _rewrite(svg: str) -> str:
                 if len(child):
                     raise Unsupported("text with child elements")
                 attrib = {k: _fmt(float(v)) for k, v in child.attrib.items() if k in ("x", "y")}
+                bbox = _text_bbox(child, style, here)
+                anchor = style.get("text-anchor", "start")
+                if anchor in ("middle", "end") and svg_text.active() and "text-anchor" not in child.attrib:
+                    style = {k: v for k, v in style.items() if k != "text-anchor"}
+                    attrib[svg_text.ANCHOR_ATTRIBUTE] = anchor
                 attrib["style"] = _style_text(style)
                 if here != IDENTITY:
                     attrib["transform"] = "matrix(" + " ".join(_fmt6(v) for v in here) + ")"
-                bbox = _text_bbox(child, style, here)
                 if here_clip is not None:
                     attrib["clip-path"] = f"url(#{here_clip})"
                     clip_for(here_clip, EVERYWHERE)

@@ -14,7 +14,8 @@ by far)").
 ``x`` and one ``y``, no ``dx``/``dy``/``rotate``/``textLength``, no ``letter-spacing``,
 no line break, left-to-right, is shaped and drawn as one Pango layout at the same place
 the letter-by-letter code would start it; its bounding box (which ``text-anchor``
-uses) and the text cursor are set the same way. Everything else goes to WeasyPrint's own
+uses) and the text cursor are set the same way. Such a node may also carry
+:data:`ANCHOR_ATTRIBUTE` instead of ``text-anchor`` (see there). Everything else goes to WeasyPrint's own
 handler. Shaping the run as a whole also applies the font's kerning and keeps combining
 marks with their base letters, as browsers do and as matplotlib assumes when it places
 the labels.
@@ -34,7 +35,19 @@ LOGGER = logging.getLogger(__name__)
 #: WeasyPrint major versions whose ``weasyprint/svg/text.py`` this mirrors.
 SUPPORTED_MAJOR_VERSIONS = frozenset({66, 67, 68, 69, 70})
 
+#: ``text-anchor`` under another name, honoured by the whole-run handler only. WeasyPrint
+#: implements ``text-anchor: middle|end`` by drawing the text into a separate form XObject
+#: and moving that by the measured width: one PDF object per label. The run's width is
+#: known right here, so :mod:`reports.print_svg` moves the anchor into this attribute (only
+#: while the handler is installed, see :func:`active`) and the text is placed directly.
+ANCHOR_ATTRIBUTE = "data-text-anchor"
+
 _installed = False
+
+
+def active() -> bool:
+    """Whether the whole-run handler is installed (and so honours ANCHOR_ATTRIBUTE)."""
+    return _installed
 
 
 def _simple_text_node(svg, node, font_size) -> bool:
@@ -48,8 +61,10 @@ def _simple_text_node(svg, node, font_size) -> bool:
     for name in ("x", "y"):
         if name in node.attrib and len(normalize(node.attrib[name]).strip().split(" ")) != 1:
             return False
-    if node.get("direction") == "rtl":
+    if node.get("direction") == "rtl" or node.get("writing-mode", "horizontal-tb") not in ("horizontal-tb", "lr", "lr-tb"):
         return False
+    if ANCHOR_ATTRIBUTE in node.attrib and node.get("text-anchor", "start") != "start":
+        return False  # both: leave it to upstream (which ignores ours)
     return not svg.length(node.get("letter-spacing"), font_size)
 
 
@@ -120,6 +135,8 @@ def _make_handler(original):
             svg.cursor_d_position[1] = 0
         x = svg.cursor_position[0] if x is None else x
         y = svg.cursor_position[1] if y is None else y
+        # A print copy's anchor (see ANCHOR_ATTRIBUTE): the run's own width, no group.
+        x -= {"middle": width / 2, "end": width}.get(node.attrib.get(ANCHOR_ATTRIBUTE), 0)
         svg.cursor_position = x + width, y
         x_position = x + svg.cursor_d_position[0]
         y_position = y + svg.cursor_d_position[1] + y_align

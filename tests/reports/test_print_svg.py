@@ -176,6 +176,14 @@ def test_simple_svg_text_is_drawn_as_one_run():
     assert "AVAVAVAV" in PdfReader(io.BytesIO(simple)).pages[0].extract_text()
 
 
+def test_print_copy_anchors_labels_without_a_form_xobject_each(chart):
+    assert svg_text.active()
+    lean = ps.print_svg(chart)
+    assert 'data-text-anchor="end"' in lean and "text-anchor: end" not in lean
+    assert "text-anchor: end" in chart
+    assert content_streams(pdf_of(lean)).count(b" Do") * 5 < content_streams(pdf_of(chart)).count(b" Do")
+
+
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="pdftoppm (poppler-utils) is not installed")
 def test_print_copy_looks_like_the_original(chart, tmp_path):
     from PIL import Image, ImageChops
