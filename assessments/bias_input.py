@@ -83,8 +83,11 @@ _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 # CSV blocks are 1/256 of the file, between these bounds (smaller blocks cost Python time per
 # block; larger ones memory).
 _CSV_BLOCK_BYTES = (1 << 16, 1 << 18)
-_PARQUET_ROWS = 1 << 16
-_PARQUET_BUFFER_BYTES = 1 << 16
+_PARQUET_ROWS = 1 << 14
+# A column chunk up to this size is read whole (the least memory in all); a larger one
+# through a buffer of _PARQUET_BUFFER_BYTES.
+_PARQUET_WHOLE_CHUNK_BYTES = 16 << 20
+_PARQUET_BUFFER_BYTES = 1 << 20
 # Largest storage allocated up front from a declared or estimated row count (it grows beyond).
 _MAX_INITIAL_ROWS = 1 << 27
 # Arrow memory for reading comes from the system allocator: it hands freed memory back, where
@@ -631,7 +634,7 @@ def _read_parquet(path: Path, columns: list[str], numeric: list[str]) -> list[_B
             builders.append(_NativeBuilder(col, capacity, t))
     try:
         with pa.OSFile(str(path), memory_pool=_POOL) as source:
-            reader = _parquet_reader(source, read_dictionary)
+            reader = _parquet_reader(source, read_dictionary, pf.metadata, columns)
             batches = reader.iter_batches(
                 batch_size=_PARQUET_ROWS, columns=columns, use_threads=False
             )
@@ -644,21 +647,37 @@ def _read_parquet(path: Path, columns: list[str], numeric: list[str]) -> list[_B
     return builders
 
 
-def _parquet_reader(source: pa.NativeFile, read_dictionary: list[str]) -> pq.ParquetFile:
+def _parquet_reader(
+    source: pa.NativeFile,
+    read_dictionary: list[str],
+    metadata: pq.FileMetaData,
+    columns: list[str],
+) -> pq.ParquetFile:
     """A ParquetFile whose decoded data comes from ``_POOL``.
 
     ``ParquetFile`` takes no memory pool; its reader takes pyarrow's default pool when it is
     made, so the default is swapped for that one moment (buffers remember their own pool, so
-    another thread allocating meanwhile is merely served by ``_POOL`` too).
+    another thread allocating meanwhile is merely served by ``_POOL`` too). Column chunks are
+    read whole unless one is larger than ``_PARQUET_WHOLE_CHUNK_BYTES``: a buffered stream's
+    buffers come from Arrow's global pool, which holds on to more memory than the chunk.
     """
+    wanted = set(columns)
+    leaves = [j for j in range(metadata.num_columns) if metadata.schema.column(j).path in wanted]
+    largest = 0
+    for i in range(metadata.num_row_groups):
+        group = metadata.row_group(i)
+        for j in leaves:
+            largest = max(largest, group.column(j).total_compressed_size)
+    buffer_size = 0 if largest <= _PARQUET_WHOLE_CHUNK_BYTES else _PARQUET_BUFFER_BYTES
     previous = pa.default_memory_pool()
     pa.set_memory_pool(_POOL)
     try:
         return pq.ParquetFile(
             source,
+            metadata=metadata,
             read_dictionary=read_dictionary or None,
             pre_buffer=False,
-            buffer_size=_PARQUET_BUFFER_BYTES,
+            buffer_size=buffer_size,
         )
     finally:
         pa.set_memory_pool(previous)
