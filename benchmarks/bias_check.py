@@ -4,17 +4,32 @@ Usage::
 
     python benchmarks/bias_check.py            # 100k, 1M and 10M rows, CSV and Parquet
     python benchmarks/bias_check.py --quick    # 100k rows only
+    python benchmarks/bias_check.py --arrow-pool system   # workers with another Arrow allocator
 
-Synthetic data (binary labels; race with 5 values x sex with 2) is written to a temporary
-directory. Each case runs in its own subprocess so that its peak memory (the RSS high-water
-mark, ``VmHWM``) is its own; the report gives it as a multiple of the file size, both in
-total and above the process's RSS after imports (the interpreter, numpy, pandas and pyarrow
-take about 100-150 MB before any work). fairlearn's ``MetricFrame`` on the raw rows (7 metrics
-on [race, sex], plus difference() and ratio(); data already in memory, no intervals) is timed
-at 100k and 1M rows for comparison.
+Synthetic data (binary labels; race with 5 values x sex with 2, plus an int64 id column that
+is not read) is written to a temporary directory. Each case runs in a fresh subprocess so that
+its peak memory (the RSS high-water mark, ``VmHWM``, which counts every resident page: heap,
+Arrow buffers and the shared-library code first touched by the work) is its own. Memory is
+reported three ways, each as a multiple of the file size:
 
-Goals: 1M rows <= 1 s end to end; 10M rows <= 6 s; peak memory <= 3x the file size;
->= 100x faster than MetricFrame on raw rows.
+``peak/file``
+    the whole process's peak: the interpreter, numpy, pandas and pyarrow alone take about
+    120 MB before any work, which dominates at small sizes;
+``work/file``
+    the peak above the process's RSS after its imports, in a fresh process: **the memory goal
+    is judged on this figure**;
+``warm/file``
+    the same in a process that has already run one 1,000-row check of the same format and had
+    its high-water mark reset (``/proc/self/clear_refs``): what one more check costs a
+    long-running worker, without the one-time costs (library code paged in, allocator arenas).
+    For information only.
+
+fairlearn's ``MetricFrame`` on the raw rows (7 metrics on [race, sex], plus difference() and
+ratio(); data already in memory, no intervals) is timed at 100k and 1M rows for comparison.
+The machine's load average is printed before and after: timings on a shared machine are noisy.
+
+Goals: 1M rows <= 1 s end to end; 10M rows <= 6 s; memory of the work (``work/file``) <= 3x
+the file size at 1M and 10M rows; >= 100x faster than MetricFrame on raw rows.
 """
 
 from __future__ import annotations
@@ -41,6 +56,8 @@ THRESHOLDS = [
 ]
 FAIRLEARN_MAX_ROWS = 1_000_000
 CASE_TIMEOUT = 600
+WARM_ROWS = 1_000
+MEMORY_GOAL = 3.0
 
 
 def _rss_now() -> int:
@@ -59,6 +76,16 @@ def _peak_rss() -> int:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
+def _reset_peak() -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0); False if not allowed."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        return False
+    return True
 
 
 def generate(n_rows: int, directory: Path, seed: int = 1) -> dict[str, Path]:
@@ -93,12 +120,20 @@ def generate(n_rows: int, directory: Path, seed: int = 1) -> dict[str, Path]:
     return paths
 
 
-def worker_ours(path: str) -> dict[str, float]:
-    """Run the whole bias check on one file (inside the subprocess)."""
+def worker_ours(path: str, warm_path: str | None = None) -> dict[str, float]:
+    """Run the whole bias check on one file (inside the subprocess).
+
+    With ``warm_path``, first run the check on that (small) file and reset the high-water
+    mark, so that the figures are those of a process that has already run a check.
+    """
     from assessments.bias_input import prepare, read_table
     from assessments.metrics import compute_bias_metrics
     from assessments.verdicts import judge
 
+    if warm_path:
+        _check(warm_path)
+        if not _reset_peak():
+            return {"error": "cannot reset the high-water mark"}
     baseline = _rss_now()
     t0 = time.perf_counter()
     frame = read_table(path, columns=COLUMNS)
@@ -128,6 +163,27 @@ def worker_ours(path: str) -> dict[str, float]:
         "n_groups": len(result["by_group"]),
         "outcome": verdict["verdict"],
     }
+
+
+def _check(path: str) -> None:
+    from assessments.bias_input import prepare, read_table
+    from assessments.metrics import compute_bias_metrics
+    from assessments.verdicts import judge
+
+    prepared = prepare(
+        read_table(path, columns=COLUMNS),
+        y_true="y_true",
+        y_pred="y_pred",
+        sensitive_features=["race", "sex"],
+    )
+    result = compute_bias_metrics(
+        y_true=prepared.y_true,
+        y_pred=prepared.y_pred,
+        sensitive_features=prepared.features,
+        n_boot=1000,
+        seed=0,
+    ).to_dict()
+    judge(result, thresholds=THRESHOLDS, min_group_size=30, policy_version="bench")
 
 
 def worker_fairlearn(path: str) -> dict[str, float]:
@@ -166,9 +222,15 @@ def worker_fairlearn(path: str) -> dict[str, float]:
     return {"seconds": time.perf_counter() - t0, "peak_rss": _peak_rss()}
 
 
-def run_case(kind: str, path: Path) -> dict[str, float] | None:
+def run_case(
+    kind: str, path: Path, *, warm: Path | None = None, arrow_pool: str | None = None
+) -> dict[str, float] | None:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, str(path)]
+    if warm is not None:
+        cmd += ["--warm", str(warm)]
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    if arrow_pool:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = arrow_pool
     try:
         out = subprocess.run(
             cmd, capture_output=True, text=True, check=True, timeout=CASE_TIMEOUT, env=env
@@ -181,30 +243,56 @@ def run_case(kind: str, path: Path) -> dict[str, float] | None:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _load() -> str:
+    try:
+        one, five, _fifteen = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return f"{one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
+
+
+def _mark(ok: bool) -> str:
+    return "ok" if ok else "NOT MET"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="100,000 rows only")
     parser.add_argument("--sizes", type=int, nargs="*", help="row counts (default: all)")
     parser.add_argument("--no-fairlearn", action="store_true", help="skip the MetricFrame runs")
+    parser.add_argument("--no-warm", action="store_true", help="skip the warm-process runs")
+    parser.add_argument(
+        "--arrow-pool",
+        choices=["system", "jemalloc", "mimalloc"],
+        help="run the workers with ARROW_DEFAULT_MEMORY_POOL set (default: pyarrow's own)",
+    )
     parser.add_argument("--worker", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--warm", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         kind, path = args.worker
-        result = worker_ours(path) if kind == "ours" else worker_fairlearn(path)
+        result = worker_ours(path, args.warm) if kind == "ours" else worker_fairlearn(path)
         print(json.dumps(result))
         return 0
 
     sizes = args.sizes or ([100_000] if args.quick else [100_000, 1_000_000, 10_000_000])
     mb = 1024 * 1024
+    print(f"load average before: {_load()}")
+    if args.arrow_pool:
+        print(f"workers run with ARROW_DEFAULT_MEMORY_POOL={args.arrow_pool}")
     header = (
         f"{'rows':>11} {'format':>7} {'file MB':>8} {'e2e s':>7} {'read':>6} {'prep':>6} "
-        f"{'metrics':>7} {'peak MB':>8} {'peak/file':>9} {'work/file':>9} "
-        f"{'MetricFrame s':>13} {'speedup':>8}"
+        f"{'metrics':>7} {'peak MB':>8} {'peak/file':>9} {'work MB':>8} {'work/file':>9} "
+        f"{'warm/file':>9} {'MetricFrame s':>13} {'speedup':>8}"
     )
     print(header)
     print("-" * len(header))
     goals: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bias_bench_") as tmp:
+        warm_paths = None
+        if not args.no_warm:
+            (Path(tmp) / "warm").mkdir()
+            warm_paths = generate(WARM_ROWS, Path(tmp) / "warm", seed=2)
         for n_rows in sizes:
             t = time.perf_counter()
             paths = generate(n_rows, Path(tmp))
@@ -213,26 +301,39 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_fairlearn and n_rows <= FAIRLEARN_MAX_ROWS:
                 fl = run_case("fairlearn", paths["parquet"])
             for fmt in ("csv", "parquet"):
-                res = run_case("ours", paths[fmt])
+                res = run_case("ours", paths[fmt], arrow_pool=args.arrow_pool)
                 size = paths[fmt].stat().st_size
                 if res is None:
                     print(f"{n_rows:>11,} {fmt:>7} {size / mb:>8.1f}  timed out")
                     continue
+                warm = None
+                if warm_paths is not None:
+                    warm = run_case(
+                        "ours", paths[fmt], warm=warm_paths[fmt], arrow_pool=args.arrow_pool
+                    )
+                warm_x = (
+                    (warm["peak_rss"] - warm["baseline_rss"]) / size
+                    if warm and "peak_rss" in warm
+                    else None
+                )
                 peak, work = res["peak_rss"], res["peak_rss"] - res["baseline_rss"]
                 fl_s = fl["seconds"] if fl else None
                 speed = f"{fl_s / res['seconds']:>7.0f}x" if fl_s else f"{'-':>8}"
                 print(
                     f"{n_rows:>11,} {fmt:>7} {size / mb:>8.1f} {res['seconds']:>7.3f} "
                     f"{res['read']:>6.3f} {res['prepare']:>6.3f} {res['metrics']:>7.3f} "
-                    f"{peak / mb:>8.0f} {peak / size:>9.2f} {work / size:>9.2f} "
+                    f"{peak / mb:>8.0f} {peak / size:>9.2f} {work / mb:>8.1f} {work / size:>9.2f} "
+                    f"{(f'{warm_x:.2f}' if warm_x is not None else '-'):>9} "
                     f"{(f'{fl_s:.2f}' if fl_s else '-'):>13} {speed}"
                 )
-                if n_rows == 1_000_000:
-                    goals.append(f"1M {fmt}: {res['seconds']:.2f} s (goal <= 1 s)")
-                if n_rows == 10_000_000:
+                limit = {1_000_000: 1.0, 10_000_000: 6.0}.get(n_rows)
+                if limit is not None:
                     goals.append(
-                        f"10M {fmt}: {res['seconds']:.2f} s (goal <= 6 s); peak "
-                        f"{peak / size:.2f}x file, {work / size:.2f}x above baseline (goal <= 3x)"
+                        f"{n_rows:,} {fmt}: {res['seconds']:.2f} s (goal <= {limit:g} s: "
+                        f"{_mark(res['seconds'] <= limit)}); work {work / size:.2f}x the file "
+                        f"(goal <= {MEMORY_GOAL:g}x: {_mark(work / size <= MEMORY_GOAL)}); "
+                        f"total peak {peak / size:.2f}x"
+                        + (f"; warm {warm_x:.2f}x" if warm_x is not None else "")
                     )
                 if fl_s:
                     goals.append(
@@ -240,6 +341,11 @@ def main(argv: list[str] | None = None) -> int:
                         f"end to end ({fl_s / res['metrics']:.0f}x on metrics alone; goal >= 100x)"
                     )
             print(f"{'':>11} (generated {n_rows:,} rows in {gen_s:.1f} s)")
+    print(f"load average after: {_load()}")
+    print(
+        "peak/file: whole process; work/file: above the RSS after imports, fresh process (the "
+        "memory goal's figure); warm/file: the same after one small check in the process."
+    )
     if goals:
         print()
         for line in goals:
