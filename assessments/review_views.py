@@ -9,6 +9,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from assessments import service, workflow
+from assessments.views import page_compliance
 from registry.auth.permissions import authorize, can
 from registry.catalog import service as catalog
 from registry.errors import ValidationFailed
@@ -153,7 +154,7 @@ def inbox_read():
 
 def review_panel(pilot) -> dict[str, Any]:
     """Submission, decision, conditions and the review thread on the pilot page."""
-    version, checklist = service.compliance(pilot)
+    version, checklist = page_compliance(pilot)
     today = workflow.today()
     return {
         "template": "assessments/review_panel.html",
@@ -176,7 +177,7 @@ def review_panel(pilot) -> dict[str, Any]:
         "policy_version": version,
         "evidence": service.evidence_for(pilot),
         "min_due": (today + dt.timedelta(days=1)).isoformat(),
-        "due_reason": workflow.review_due_reason(pilot)
+        "due_reason": workflow.review_due_reason(pilot, on=today, checklist=checklist)
         if pilot.review_status.startswith("approved")
         else None,
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from assessments import bias_checks, service
@@ -140,9 +140,18 @@ def override_tier(pilot_id: int):
     return redirect(url_for("catalog.pilot_detail", pilot_id=pilot.id))
 
 
+def page_compliance(pilot):
+    """service.compliance(pilot), worked out once per request for the panels of its page."""
+    memo = g.setdefault("_page_compliance", {})
+    key = (pilot.id, pilot.version)
+    if key not in memo:
+        memo[key] = service.compliance(pilot)
+    return memo[key]
+
+
 def pilot_panel(pilot) -> dict[str, Any]:
     """The assessment, checklist and evidence sections of a pilot's page."""
-    version, checklist = service.compliance(pilot)
+    version, checklist = page_compliance(pilot)
     _, document = store.active_policy()
     return {
         "template": "assessments/pilot_panel.html",

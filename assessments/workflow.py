@@ -477,14 +477,20 @@ def comments_for(pilot: Pilot, actor) -> list[Comment]:
 # ---- re-review -----------------------------------------------------------------------------
 
 
-def review_due_reason(pilot: Pilot, *, on: dt.date | None = None) -> str | None:
-    """Why an approved pilot is due for review now, or None."""
+def review_due_reason(
+    pilot: Pilot, *, on: dt.date | None = None, checklist: policies.Checklist | None = None
+) -> str | None:
+    """Why an approved pilot is due for review now, or None.
+
+    ``checklist`` is the pilot's compliance checklist on that day, if the caller has it.
+    """
     on = on or today()
     if pilot.review_status not in ("approved", "approved_with_conditions"):
         return None
     if pilot.next_review_at is not None and pilot.next_review_at < on:
         return f"review date {pilot.next_review_at.isoformat()} has passed"
-    _, checklist = service.compliance(pilot, on=on)
+    if checklist is None:
+        _, checklist = service.compliance(pilot, on=on)
     try:
         bias = checklist.item("bias_check")
     except KeyError:
