@@ -130,6 +130,9 @@ _MAX_AUC_HIST_BINS = 4_000_000
 
 _CALIBRATION_BINS = 10
 
+#: Resamples drawn at once in the AUC bootstrap (bounds its memory).
+_AUC_BOOT_BLOCK = 50
+
 #: Rows per chunk in the passes over rows (bounds temporary memory).
 CHUNK_ROWS = 1 << 16
 
@@ -569,14 +572,99 @@ def _auc_from_hist(hist: np.ndarray) -> np.ndarray:
     return np.divide(u, den, out=np.full(u.shape, np.nan), where=den > 0)
 
 
-def _auc_sorted(score: np.ndarray, y: np.ndarray) -> float:
-    neg = np.sort(score[y == 0])
-    pos = np.sort(score[y == 1])  # sorted keys make searchsorted much faster
-    if len(neg) == 0 or len(pos) == 0:
+def _sorted_keys_auc(keys: np.ndarray) -> float:
+    """AUC of rows whose sorted ``keys`` are ``score bits << 1 | y`` (see :func:`_score_keys`).
+
+    In that order every negative with a lower or equal score comes before a positive, so
+    ``below + ties`` of a positive is the count of negatives before it, and its ties are the
+    negatives holding its key with y = 0. Counting in integers makes the result exact (and
+    independent of chunking): the Mann-Whitney U, as ``roc_auc_score``.
+    """
+    n_neg_before = 0
+    before_sum = 0  # sum over positives of the negatives before them (below + ties)
+    tie_sum = 0
+    n_pos = 0
+    for start in range(0, len(keys), CHUNK_ROWS):
+        part = keys[start : start + CHUNK_ROWS]
+        is_pos = (part & 1).astype(bool)
+        neg_before = np.cumsum(~is_pos, dtype=np.int64)
+        neg_before += n_neg_before
+        n_neg_before = int(neg_before[-1])
+        pos_keys = part[is_pos]
+        n_pos += len(pos_keys)
+        before_sum += int(neg_before[is_pos].sum())
+        neg_keys = pos_keys - 1
+        ties = np.searchsorted(keys, neg_keys, side="right")
+        ties -= np.searchsorted(keys, neg_keys, side="left")
+        tie_sum += int(ties.sum())
+    n_neg = len(keys) - n_pos
+    if n_pos == 0 or n_neg == 0:
         return math.nan
-    below = np.searchsorted(neg, pos, side="left").astype(np.float64)
-    ties = np.searchsorted(neg, pos, side="right") - below
-    return float((below + 0.5 * ties).sum() / (len(pos) * len(neg)))
+    return (float(before_sum) - 0.5 * float(tie_sum)) / (n_pos * n_neg)
+
+
+def _score_keys(
+    score: np.ndarray, y_true: np.ndarray, codes: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sort keys ``score bits << 1 | y`` laid out group by group, and each group's start.
+
+    For scores in [0, 1] (-0 made +0) the IEEE bits order like the numbers and take 62 bits,
+    so a key fits an int64. Rows are placed by a counting sort on the group, in chunks; the
+    only row-sized array is the keys themselves.
+    """
+    sizes = chunked_bincount(codes, n_groups)
+    starts = np.zeros(n_groups + 1, dtype=np.int64)
+    np.cumsum(sizes, out=starts[1:])
+    keys = np.empty(len(score), dtype=np.int64)
+    fill = starts[:-1].copy()
+    for start in range(0, len(score), CHUNK_ROWS):
+        stop = start + CHUNK_ROWS
+        part = (score[start:stop] + 0.0).view(np.int64) << 1
+        part |= y_true[start:stop]
+        group = codes[start:stop]
+        order = np.argsort(group, kind="stable")
+        in_part = np.bincount(group, minlength=n_groups)
+        first = np.cumsum(in_part) - in_part  # where each group starts within the part
+        sorted_groups = group[order]
+        where = fill[sorted_groups] + (np.arange(len(order)) - first[sorted_groups])
+        keys[where] = part[order]
+        fill += in_part
+    return keys, starts
+
+
+def _distinct_scores(score: np.ndarray, limit: int) -> np.ndarray | None:
+    """The sorted distinct scores, or None as soon as there are more than ``limit``."""
+    seen = np.empty(0, dtype=np.float64)
+    for start in range(0, len(score), CHUNK_ROWS):
+        part = pd.unique(score[start : start + CHUNK_ROWS])
+        if len(part) > limit:
+            return None
+        seen = np.union1d(seen, part)
+        if len(seen) > limit:
+            return None
+    return seen
+
+
+def _score_hist(
+    score: np.ndarray,
+    y_true: np.ndarray,
+    codes: np.ndarray,
+    n_groups: int,
+    edges: np.ndarray,
+    side: str,
+) -> np.ndarray:
+    """(group, score bin, outcome) counts; bin = ``searchsorted(edges, score, side)``."""
+    n_bins = len(edges) + (1 if side == "right" else 0)
+    counts = np.zeros(n_groups * n_bins * 2, dtype=np.int64)
+    for start in range(0, len(score), CHUNK_ROWS):
+        stop = start + CHUNK_ROWS
+        idx = codes[start:stop].astype(np.int64)
+        idx *= n_bins
+        idx += np.searchsorted(edges, score[start:stop], side=side)
+        idx *= 2
+        idx += y_true[start:stop]
+        counts += np.bincount(idx, minlength=len(counts))
+    return counts.reshape(n_groups, n_bins, 2)
 
 
 def _score_stats(
@@ -587,44 +675,48 @@ def _score_stats(
     rng: np.random.Generator,
     n_boot: int,
 ) -> tuple[np.ndarray, float, np.ndarray]:
-    """Exact AUC per group and overall, and AUC bootstrap samples (n_boot, n_groups)."""
-    fcodes, uniques = pd.factorize(score, sort=False)
-    n_distinct = len(uniques)
-    exact_groups = np.full(n_groups, np.nan)
-    if n_groups * n_distinct * 2 <= _MAX_AUC_HIST_BINS:
-        rank = np.empty(n_distinct, dtype=np.int64)
-        rank[np.argsort(np.asarray(uniques), kind="stable")] = np.arange(n_distinct)
-        idx = codes.astype(np.int64) * (n_distinct * 2) + rank[fcodes] * 2 + y_true
-        fine = np.bincount(idx, minlength=n_groups * n_distinct * 2).reshape(
-            n_groups, n_distinct, 2
-        )
+    """Exact AUC per group and overall, and AUC bootstrap samples (n_boot, n_groups).
+
+    With few distinct scores the exact AUCs come from a (group, distinct score, outcome)
+    histogram; otherwise from sorted keys (:func:`_score_keys`). Every pass over the rows runs
+    in chunks, so the row-sized memory is at most one int64 a row (the keys).
+    """
+    distinct = _distinct_scores(score, _MAX_AUC_HIST_BINS // (2 * n_groups))
+    fine = None
+    if distinct is not None:
+        fine = _score_hist(score, y_true, codes, n_groups, distinct, "left")
         exact_groups = _auc_from_hist(fine)
         exact_overall = float(_auc_from_hist(fine.sum(axis=0)))
     else:
-        order = np.argsort(codes, kind="stable")
-        bounds = np.searchsorted(codes[order], np.arange(n_groups + 1))
+        keys, starts = _score_keys(score, y_true, codes, n_groups)
+        exact_groups = np.full(n_groups, np.nan)
         for g in range(n_groups):
-            rows = order[bounds[g] : bounds[g + 1]]
-            exact_groups[g] = _auc_sorted(score[rows], y_true[rows])
-        exact_overall = _auc_sorted(score, y_true)
-        fine = None
+            group_keys = keys[starts[g] : starts[g + 1]]
+            group_keys.sort()
+            exact_groups[g] = _sorted_keys_auc(group_keys)
+        keys.sort()
+        exact_overall = _sorted_keys_auc(keys)
+        del keys
 
     # bootstrap histogram
-    if n_distinct <= AUC_BOOT_BINS and fine is not None:
+    if distinct is not None and len(distinct) <= AUC_BOOT_BINS:
         coarse = fine
     else:
         step = max(1, len(score) // 200_000)
         edges = np.unique(np.quantile(score[::step], np.linspace(0, 1, AUC_BOOT_BINS + 1)[1:-1]))
-        bins = np.searchsorted(edges, score, side="right")
-        n_bins = len(edges) + 1
-        idx = codes.astype(np.int64) * (n_bins * 2) + bins * 2 + y_true
-        coarse = np.bincount(idx, minlength=n_groups * n_bins * 2).reshape(n_groups, n_bins, 2)
+        coarse = _score_hist(score, y_true, codes, n_groups, edges, "right")
+    assert coarse is not None
     total = int(coarse.sum())
-    draws = rng.multinomial(total, coarse.ravel() / total, size=n_boot).reshape(
-        (n_boot, *coarse.shape)
-    )
+    p = coarse.ravel() / total
+    boot_groups = np.empty((n_boot, n_groups))
+    # in blocks of resamples (the same draws as all at once): a block's histograms take
+    # block x groups x bins x 2 int64s
+    for start in range(0, n_boot, _AUC_BOOT_BLOCK):
+        size = min(_AUC_BOOT_BLOCK, n_boot - start)
+        draws = rng.multinomial(total, p, size=size).reshape((size, *coarse.shape))
+        boot_groups[start : start + size] = _auc_from_hist(draws)
     # shift by the binning bias (zero when the histogram is exact)
-    boot_groups = _auc_from_hist(draws) + (exact_groups - _auc_from_hist(coarse))
+    boot_groups += exact_groups - _auc_from_hist(coarse)
     return exact_groups, exact_overall, boot_groups
 
 
@@ -636,12 +728,21 @@ def _calibration(
     group_dicts: list[dict[str, str]],
 ) -> dict[str, Any]:
     k = _CALIBRATION_BINS
-    bins = np.minimum((score * k).astype(np.int64), k - 1)
-    idx = codes.astype(np.int64) * k + bins
     size = n_groups * k
-    count = np.bincount(idx, minlength=size).reshape(n_groups, k)
-    score_sum = np.bincount(idx, weights=score, minlength=size).reshape(n_groups, k)
-    pos_sum = np.bincount(idx, weights=y_true, minlength=size).reshape(n_groups, k)
+    count = np.zeros(size, dtype=np.int64)
+    score_sum = np.zeros(size)
+    pos_sum = np.zeros(size, dtype=np.int64)
+    for start in range(0, len(score), CHUNK_ROWS):
+        stop = start + CHUNK_ROWS
+        part = score[start:stop]
+        idx = np.minimum((part * k).astype(np.int64), k - 1)
+        idx += codes[start:stop].astype(np.int64) * k
+        count += np.bincount(idx, minlength=size)
+        score_sum += np.bincount(idx, weights=part, minlength=size)
+        pos_sum += np.bincount(idx[y_true[start:stop] == 1], minlength=size)
+    count = count.reshape(n_groups, k)
+    score_sum = score_sum.reshape(n_groups, k)
+    pos_sum = pos_sum.reshape(n_groups, k)
 
     def rows(c: np.ndarray, s: np.ndarray, p: np.ndarray) -> list[dict[str, Any]]:
         out = []
@@ -758,7 +859,7 @@ def compute_bias_metrics(
         score = np.asarray(y_score, dtype=np.float64)
         if score.shape != (n_rows,):
             raise ValueError("y_score must have one value per row")
-        if np.isnan(score).any() or score.min() < 0 or score.max() > 1:
+        if len(score) and not (score.min() >= 0 and score.max() <= 1):  # NaN fails too
             raise ValueError("y_score must hold numbers between 0 and 1")
 
     enc = _encode(sensitive_features, y_true=yt, y_pred=yp, want_codes=score is not None)
