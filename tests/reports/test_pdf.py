@@ -455,3 +455,33 @@ def test_print_css_uses_dejavu_and_letter(static_root: Path) -> None:
     fonts = page["/Resources"]["/Font"]
     names = {fonts[k].get_object()["/BaseFont"] for k in fonts}
     assert names and all("DejaVu" in str(n) for n in names), names
+
+
+def test_the_cyclic_collector_is_paused_only_while_rendering(static_root: Path, monkeypatch) -> None:
+    import gc
+
+    import reports.pdf as pdf_module
+
+    seen = []
+    real_render = pdf_module._render
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr(pdf_module, "_render", spy)
+    html = "<html lang='en'><body><p>GC</p></body></html>"
+    assert gc.isenabled()
+    render(html, static_root)
+    assert seen == [False] and gc.isenabled()
+    render(html, static_root)
+    before = len(gc.get_objects())
+    for _ in range(3):
+        render(html, static_root)
+    assert len(gc.get_objects()) < before + 2000  # the renders' cycles were collected
+    gc.disable()
+    try:
+        render(html, static_root)
+        assert not gc.isenabled()  # a collector the caller disabled stays disabled
+    finally:
+        gc.enable()
