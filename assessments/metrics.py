@@ -124,9 +124,11 @@ MAX_GROUPS = 1000
 #: Score bins used by the AUC bootstrap (its cost is n_boot x groups x bins x 2 draws).
 AUC_BOOT_BINS = 128
 
-#: Above this many (group, distinct score, outcome) bins the exact AUC is computed per group
-#: by sorting instead of from a histogram.
+#: Above this many (group, distinct score, outcome) bins, or above an eighth of the rows
+#: (but at least _MIN_AUC_HIST_BINS), the exact AUC is computed per group by sorting instead
+#: of from a histogram.
 _MAX_AUC_HIST_BINS = 4_000_000
+_MIN_AUC_HIST_BINS = 1 << 16
 
 _CALIBRATION_BINS = 10
 
@@ -681,7 +683,9 @@ def _score_stats(
     histogram; otherwise from sorted keys (:func:`_score_keys`). Every pass over the rows runs
     in chunks, so the row-sized memory is at most one int64 a row (the keys).
     """
-    distinct = _distinct_scores(score, _MAX_AUC_HIST_BINS // (2 * n_groups))
+    # a histogram cell costs ~40 bytes in all, a sort key 8 bytes a row
+    max_bins = min(_MAX_AUC_HIST_BINS, max(len(score) // 8, _MIN_AUC_HIST_BINS))
+    distinct = _distinct_scores(score, max_bins // (2 * n_groups))
     fine = None
     if distinct is not None:
         fine = _score_hist(score, y_true, codes, n_groups, distinct, "left")
