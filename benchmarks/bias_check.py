@@ -5,6 +5,7 @@ Usage::
     python benchmarks/bias_check.py            # 100k, 1M and 10M rows, CSV and Parquet
     python benchmarks/bias_check.py --quick    # 100k rows only
     python benchmarks/bias_check.py --arrow-pool system   # workers with another Arrow allocator
+    python benchmarks/bias_check.py --score    # also a continuous y_score (AUC, calibration)
 
 Synthetic data (binary labels; race with 5 values x sex with 2, plus an int64 id column that
 is not read) is written to a temporary directory. Each case runs in a fresh subprocess so that
@@ -25,7 +26,8 @@ reported three ways, each as a multiple of the file size:
     For information only.
 
 fairlearn's ``MetricFrame`` on the raw rows (7 metrics on [race, sex], plus difference() and
-ratio(); data already in memory, no intervals) is timed at 100k and 1M rows for comparison.
+ratio(); data already in memory, no intervals) is timed at 100k and 1M rows for comparison
+(not with ``--score``, where our check also computes ROC AUC and calibration).
 The machine's load average is printed before and after: timings on a shared machine are noisy.
 
 Goals: 1M rows <= 1 s end to end; 10M rows <= 6 s; memory of the work (``work/file``) <= 3x
@@ -88,8 +90,12 @@ def _reset_peak() -> bool:
     return True
 
 
-def generate(n_rows: int, directory: Path, seed: int = 1) -> dict[str, Path]:
-    """Write n_rows synthetic rows as CSV and Parquet; return the paths."""
+def generate(n_rows: int, directory: Path, seed: int = 1, score: bool = False) -> dict[str, Path]:
+    """Write n_rows synthetic rows as CSV and Parquet; return the paths.
+
+    With ``score``, add a column ``score`` of continuous scores in [0, 1] (float64, every
+    value distinct in practice: the exact AUC then sorts rather than counts).
+    """
     import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -111,7 +117,11 @@ def generate(n_rows: int, directory: Path, seed: int = 1) -> dict[str, Path]:
             "y_pred": pa.array(y_pred),
         }
     )
-    paths = {"csv": directory / f"bias_{n_rows}.csv", "parquet": directory / f"bias_{n_rows}.pq"}
+    if score:
+        values = np.clip(0.3 * y_true + 0.7 * rng.random(n_rows), 0.0, 1.0)
+        table = table.append_column("score", pa.array(values))
+    stem = f"bias_{n_rows}" + ("_score" if score else "")
+    paths = {"csv": directory / f"{stem}.csv", "parquet": directory / f"{stem}.pq"}
     text = table.set_column(1, "race", table.column("race").cast(pa.string())).set_column(
         2, "sex", table.column("sex").cast(pa.string())
     )
@@ -120,44 +130,24 @@ def generate(n_rows: int, directory: Path, seed: int = 1) -> dict[str, Path]:
     return paths
 
 
-def worker_ours(path: str, warm_path: str | None = None) -> dict[str, float]:
+def worker_ours(path: str, warm_path: str | None = None, score: bool = False) -> dict[str, float]:
     """Run the whole bias check on one file (inside the subprocess).
 
     With ``warm_path``, first run the check on that (small) file and reset the high-water
     mark, so that the figures are those of a process that has already run a check.
     """
-    from assessments.bias_input import prepare, read_table
-    from assessments.metrics import compute_bias_metrics
-    from assessments.verdicts import judge
+    import assessments.bias_input
+    import assessments.metrics
+    import assessments.verdicts  # noqa: F401 - imported before the baseline is measured
 
     if warm_path:
-        _check(warm_path)
+        _check(warm_path, score)
         if not _reset_peak():
             return {"error": "cannot reset the high-water mark"}
     baseline = _rss_now()
-    t0 = time.perf_counter()
-    frame = read_table(path, columns=COLUMNS)
-    t1 = time.perf_counter()
-    prepared = prepare(frame, y_true="y_true", y_pred="y_pred", sensitive_features=["race", "sex"])
-    del frame
-    t2 = time.perf_counter()
-    result = compute_bias_metrics(
-        y_true=prepared.y_true,
-        y_pred=prepared.y_pred,
-        sensitive_features=prepared.features,
-        n_boot=1000,
-        seed=0,
-    ).to_dict()
-    t3 = time.perf_counter()
-    verdict = judge(result, thresholds=THRESHOLDS, min_group_size=30, policy_version="bench")
-    t4 = time.perf_counter()
-    json.dumps(result, allow_nan=False)
+    times, result, verdict = _check(path, score)
     return {
-        "seconds": t4 - t0,
-        "read": t1 - t0,
-        "prepare": t2 - t1,
-        "metrics": t3 - t2,
-        "verdict": t4 - t3,
+        **times,
         "peak_rss": _peak_rss(),
         "baseline_rss": baseline,
         "n_groups": len(result["by_group"]),
@@ -165,25 +155,47 @@ def worker_ours(path: str, warm_path: str | None = None) -> dict[str, float]:
     }
 
 
-def _check(path: str) -> None:
+def _check(path: str, score: bool) -> tuple[dict[str, float], dict, dict]:
+    """Read, prepare, compute and judge one file: timings, result and verdict."""
     from assessments.bias_input import prepare, read_table
     from assessments.metrics import compute_bias_metrics
     from assessments.verdicts import judge
 
+    y_score = "score" if score else None
+    t0 = time.perf_counter()
+    frame = read_table(
+        path, columns=COLUMNS + ([y_score] if y_score else []), numeric=[y_score] if y_score else []
+    )
+    t1 = time.perf_counter()
     prepared = prepare(
-        read_table(path, columns=COLUMNS),
+        frame,
         y_true="y_true",
         y_pred="y_pred",
         sensitive_features=["race", "sex"],
+        y_score=y_score,
     )
+    del frame
+    t2 = time.perf_counter()
     result = compute_bias_metrics(
         y_true=prepared.y_true,
         y_pred=prepared.y_pred,
         sensitive_features=prepared.features,
+        y_score=prepared.y_score,
         n_boot=1000,
         seed=0,
     ).to_dict()
-    judge(result, thresholds=THRESHOLDS, min_group_size=30, policy_version="bench")
+    t3 = time.perf_counter()
+    verdict = judge(result, thresholds=THRESHOLDS, min_group_size=30, policy_version="bench")
+    t4 = time.perf_counter()
+    json.dumps(result, allow_nan=False)
+    times = {
+        "seconds": t4 - t0,
+        "read": t1 - t0,
+        "prepare": t2 - t1,
+        "metrics": t3 - t2,
+        "verdict": t4 - t3,
+    }
+    return times, result, verdict
 
 
 def worker_fairlearn(path: str) -> dict[str, float]:
@@ -223,11 +235,18 @@ def worker_fairlearn(path: str) -> dict[str, float]:
 
 
 def run_case(
-    kind: str, path: Path, *, warm: Path | None = None, arrow_pool: str | None = None
+    kind: str,
+    path: Path,
+    *,
+    warm: Path | None = None,
+    arrow_pool: str | None = None,
+    score: bool = False,
 ) -> dict[str, float] | None:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, str(path)]
     if warm is not None:
         cmd += ["--warm", str(warm)]
+    if score:
+        cmd += ["--score"]
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     if arrow_pool:
         env["ARROW_DEFAULT_MEMORY_POOL"] = arrow_pool
@@ -262,6 +281,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-fairlearn", action="store_true", help="skip the MetricFrame runs")
     parser.add_argument("--no-warm", action="store_true", help="skip the warm-process runs")
     parser.add_argument(
+        "--score",
+        action="store_true",
+        help="add a continuous score column and map it (ROC AUC and calibration too)",
+    )
+    parser.add_argument(
         "--arrow-pool",
         choices=["system", "jemalloc", "mimalloc"],
         help="run the workers with ARROW_DEFAULT_MEMORY_POOL set (default: pyarrow's own)",
@@ -271,7 +295,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.worker:
         kind, path = args.worker
-        result = worker_ours(path, args.warm) if kind == "ours" else worker_fairlearn(path)
+        result = (
+            worker_ours(path, args.warm, args.score) if kind == "ours" else worker_fairlearn(path)
+        )
         print(json.dumps(result))
         return 0
 
@@ -280,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before: {_load()}")
     if args.arrow_pool:
         print(f"workers run with ARROW_DEFAULT_MEMORY_POOL={args.arrow_pool}")
+    if args.score:
+        print("with a continuous score column (y_score mapped: ROC AUC and calibration too)")
     header = (
         f"{'rows':>11} {'format':>7} {'file MB':>8} {'e2e s':>7} {'read':>6} {'prep':>6} "
         f"{'metrics':>7} {'peak MB':>8} {'peak/file':>9} {'work MB':>8} {'work/file':>9} "
@@ -292,16 +320,16 @@ def main(argv: list[str] | None = None) -> int:
         warm_paths = None
         if not args.no_warm:
             (Path(tmp) / "warm").mkdir()
-            warm_paths = generate(WARM_ROWS, Path(tmp) / "warm", seed=2)
+            warm_paths = generate(WARM_ROWS, Path(tmp) / "warm", seed=2, score=args.score)
         for n_rows in sizes:
             t = time.perf_counter()
-            paths = generate(n_rows, Path(tmp))
+            paths = generate(n_rows, Path(tmp), score=args.score)
             gen_s = time.perf_counter() - t
             fl = None
-            if not args.no_fairlearn and n_rows <= FAIRLEARN_MAX_ROWS:
+            if not (args.no_fairlearn or args.score) and n_rows <= FAIRLEARN_MAX_ROWS:
                 fl = run_case("fairlearn", paths["parquet"])
             for fmt in ("csv", "parquet"):
-                res = run_case("ours", paths[fmt], arrow_pool=args.arrow_pool)
+                res = run_case("ours", paths[fmt], arrow_pool=args.arrow_pool, score=args.score)
                 size = paths[fmt].stat().st_size
                 if res is None:
                     print(f"{n_rows:>11,} {fmt:>7} {size / mb:>8.1f}  timed out")
@@ -309,7 +337,11 @@ def main(argv: list[str] | None = None) -> int:
                 warm = None
                 if warm_paths is not None:
                     warm = run_case(
-                        "ours", paths[fmt], warm=warm_paths[fmt], arrow_pool=args.arrow_pool
+                        "ours",
+                        paths[fmt],
+                        warm=warm_paths[fmt],
+                        arrow_pool=args.arrow_pool,
+                        score=args.score,
                     )
                 warm_x = (
                     (warm["peak_rss"] - warm["baseline_rss"]) / size
