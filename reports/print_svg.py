@@ -20,6 +20,9 @@ fewer nodes:
   where it matters -- and so the picture -- is unchanged; dashed or translucent paths
   are never merged;
 * coordinates are rounded to 0.01 user unit (0.01 pt in matplotlib's SVGs);
+* matplotlib's one style rule (``* {stroke-linejoin: round; stroke-linecap: butt}``)
+  is folded into each element's ``style``, after what the element inherits from its
+  groups and before its own declarations, as the cascade would have it;
 * ``<text>`` stays text (vector glyphs in the PDF, extractable), with its style and a
   transform only where one is not the identity; while :mod:`reports.svg_text`'s handler
   is installed, ``text-anchor: middle|end`` moves to its ``data-text-anchor`` attribute,
@@ -32,9 +35,9 @@ description is what a reader of the PDF who can't see the chart needs. Browsers 
 get the original SVG, with its own ``<title>`` and ``<desc>``; this copy is for print.
 
 Anything the rewriter does not understand (other elements or attributes, relative path
-commands, skew transforms, group opacity, clip paths that are not one rectangle,
-malformed XML) makes :func:`print_svg` return the input unchanged: slower to print,
-never wrong. The result is a pure function of the input and is memoised in a bounded LRU
+commands, skew transforms, group opacity, clip paths that are not one rectangle, CSS
+rules other than ``* {...}``, malformed XML) makes :func:`print_svg` return the input
+unchanged: slower to print, never wrong. The result is a pure function of the input and is memoised in a bounded LRU
 keyed by the input's sha256, so a chart is rewritten once per process however often it
 is printed.
 """
@@ -298,6 +301,27 @@ class _Item:
         self.attrib, self.text, self.mergeable = attrib or {}, text, mergeable
 
 
+_UNIVERSAL_RULE = re.compile(r"\s*\*\s*\{([^{}]*)\}\s*")
+
+
+def _universal_rule(css: str) -> dict[str, str] | None:
+    """The declarations of a style sheet made only of ``* {...}`` rules (else None)."""
+    declarations: dict[str, str] = {}
+    end = 0
+    for match in _UNIVERSAL_RULE.finditer(css):
+        if match.start() != end:
+            return None
+        declarations.update(_parse_style(match.group(1)))
+        end = match.end()
+    if end != len(css) or any("!" in v for v in declarations.values()):
+        return None
+    return declarations
+
+
+def _style_attribute(style: dict[str, str]) -> str:
+    return f" style={quoteattr(_style_text(style))}" if style else ""
+
+
 def _clip_rect(clip: ET.Element) -> BBox | None:
     shapes = list(clip)
     if len(shapes) != 1 or shapes[0].tag != f"{_S}rect" or shapes[0].get("transform"):
@@ -318,7 +342,14 @@ def _rewrite(svg: str) -> str:
 
     items: list[_Item] = []
     kept_clips: dict[str, ET.Element] = {}
-    css: list[str] = []
+    css = "".join(style.text or "" for style in root.iter(f"{_S}style"))
+    # matplotlib's only rule, "*{stroke-linejoin: round; stroke-linecap: butt}", is folded
+    # into every element, which then needs no style sheet.
+    universal = _universal_rule(css)
+    if universal is None:
+        # A rule for some elements beats what they inherit from their group, so copying
+        # group styles down would be wrong.
+        raise Unsupported("a style sheet with rules other than * {...}")
     title = desc = None
 
     def add(item: _Item) -> None:
@@ -356,7 +387,7 @@ def _rewrite(svg: str) -> str:
             return
         path = " ".join(parts)
         clip_id, bbox = clip_for(clip_id, bbox)
-        text = _style_text(style)
+        text = _style_attribute(style)
         if clip_id is not None:
             add(_Item("path", "", text, [path], bbox, {"clip-path": f"url(#{clip_id})"}, mergeable=False))
         elif "opacity" in style or "fill-opacity" in style or "stroke-opacity" in style or "stroke-dasharray" in style:
@@ -385,18 +416,12 @@ def _rewrite(svg: str) -> str:
                 else:
                     desc = child
                 continue
-            if name == "defs":
-                for definition in child:
-                    if definition.tag == f"{_S}style":
-                        css.append(definition.text or "")
-                continue
-            if name == "style":
-                css.append(child.text or "")
-                continue
+            if name in ("defs", "style"):
+                continue  # <style> was read above; what <use> and clip-path refer to is looked up by id
             extra = set(child.attrib) - {"id", "style", "transform", "clip-path", "d", "x", "y", XLINK_HREF, "href"}
             if extra:
                 raise Unsupported(f"attributes {sorted(extra)} on {name}")
-            style = {**inherited, **_parse_style(child.get("style"))}
+            style = {**inherited, **universal, **_parse_style(child.get("style"))}
             here = _multiply(m, _parse_transform(child.get("transform")))
             clip = _URL.search(child.get("clip-path", ""))
             if clip and here != IDENTITY:
@@ -425,13 +450,13 @@ def _rewrite(svg: str) -> str:
                 if anchor in ("middle", "end") and svg_text.active() and "text-anchor" not in child.attrib:
                     style = {k: v for k, v in style.items() if k != "text-anchor"}
                     attrib[svg_text.ANCHOR_ATTRIBUTE] = anchor
-                attrib["style"] = _style_text(style)
+                paint = _style_attribute(style)
                 if here != IDENTITY:
                     attrib["transform"] = "matrix(" + " ".join(_fmt6(v) for v in here) + ")"
                 if here_clip is not None:
                     attrib["clip-path"] = f"url(#{here_clip})"
                     clip_for(here_clip, EVERYWHERE)
-                add(_Item("text", "", "", [], bbox, attrib, child.text or "", mergeable=False))
+                add(_Item("text", "", paint, [], bbox, attrib, child.text or "", mergeable=False))
             else:
                 raise Unsupported(f"element {name}")
 
@@ -450,22 +475,19 @@ def _rewrite(svg: str) -> str:
         out.append(f'<title{_id_attr(title)}>{escape(label)}</title>')
     if desc is not None:
         out.append(f'<desc{_id_attr(desc)}>{escape(desc.text or "")}</desc>')
-    if css or kept_clips:
+    if kept_clips:
         out.append("<defs>")
-        if css:
-            out.append(f'<style type="text/css">{escape("".join(css))}</style>')
         for clip_id, clip in kept_clips.items():
             rect = clip[0]
             attrs = "".join(f" {k}={quoteattr(rect.get(k))}" for k in ("x", "y", "width", "height") if rect.get(k))
             out.append(f"<clipPath id={quoteattr(clip_id)}><rect{attrs}/></clipPath>")
         out.append("</defs>")
     for item in items:
+        attrs = "".join(f" {k}={quoteattr(v)}" for k, v in item.attrib.items())
         if item.kind == "path":
-            extra = "".join(f" {k}={quoteattr(v)}" for k, v in item.attrib.items())
-            out.append(f'<path d="{" ".join(item.parts)}" style={quoteattr(item.style)}{extra}/>')
+            out.append(f'<path d="{" ".join(item.parts)}"{item.style}{attrs}/>')
         else:
-            attrs = "".join(f" {k}={quoteattr(v)}" for k, v in item.attrib.items())
-            out.append(f"<text{attrs}>{escape(item.text)}</text>")
+            out.append(f"<text{attrs}{item.style}>{escape(item.text)}</text>")
     out.append("</svg>")
     return "".join(out)
 

@@ -93,6 +93,8 @@ def test_cache_is_bounded(monkeypatch):
     '<svg xmlns="http://www.w3.org/2000/svg"><g style="opacity: 0.5"><path d="M 0 0 L 1 1"/></g></svg>',
     '<svg xmlns="http://www.w3.org/2000/svg"><path d="M 0 0 L 1 1" transform="skewX(10)"/></svg>',
     '<svg xmlns="http://www.w3.org/2000/svg"><text x="1" y="2">a<tspan>b</tspan></text></svg>',
+    '<svg xmlns="http://www.w3.org/2000/svg"><style>path {stroke: red}</style>'
+    '<g style="stroke: blue"><path d="M 0 0 L 1 1"/></g></svg>',
     "<svg xmlns='http://www.w3.org/2000/svg'><path d='M 0 0 L 1 1'",  # malformed
 ])
 def test_what_it_does_not_understand_is_returned_unchanged(svg):
@@ -121,6 +123,19 @@ def test_merging_never_changes_what_is_painted_over_what():
         ("stroke: #ff0000", "M 5 0 L 5 10"),
         ("stroke: #000000", "M 21 2 L 21 7"),  # the <use>, translated by its group and x/y
     ]
+
+
+def test_the_universal_style_rule_is_folded_in_as_the_cascade_would():
+    svg = """<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">
+    <defs><style type="text/css">*{stroke-linejoin: round; stroke-linecap: butt}</style></defs>
+    <g style="stroke-linecap: square; fill: #00ff00"><path d="M 0 0 L 1 1" style="stroke: #000"/>
+    <path d="M 5 5 L 6 6" style="stroke: #000; stroke-linecap: square"/></g></svg>"""
+    lean = ps.print_svg(svg)
+    first, second = (ps._parse_style(e.get("style")) for e in shapes(lean))
+    assert "<style" not in lean
+    # "*" beats what the group hands down; the element's own style beats "*"
+    assert (first["stroke-linecap"], first["stroke-linejoin"], first["fill"]) == ("butt", "round", "#00ff00")
+    assert second["stroke-linecap"] == "square"
 
 
 def test_clip_paths_are_kept_only_where_they_cut_something():
