@@ -294,7 +294,7 @@ def read_table(
     frame = pd.DataFrame({b.name: b.finish() for b in builders}, copy=False)
     if len(frame) == 0:
         raise _fail("file", "The file has no data rows.")
-    return frame[columns]
+    return frame  # columns in the requested order already
 
 
 def _room(data: np.ndarray, length: int, need: int, dtype: Any = None) -> np.ndarray:
@@ -590,8 +590,10 @@ def _quote(value: str, limit: int = 40) -> str:
 
 
 def _parquet_file(path: Path) -> pq.ParquetFile:
+    """The file's footer (schema and metadata); the file is closed again."""
     try:
-        return pq.ParquetFile(path)
+        with pa.OSFile(str(path), memory_pool=_POOL) as source:
+            return pq.ParquetFile(source)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise _fail("file", "The file starts like Parquet but could not be read.") from exc
 
