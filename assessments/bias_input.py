@@ -489,7 +489,7 @@ class _NativeBuilder(_Builder):
 def _csv_capacity(size: int, sniffed: _Sniffed) -> int:
     """An upper estimate of the data rows of a CSV file, from its size and its head."""
     per_row = max(sniffed.head_bytes_per_row, 1.0)
-    return int(size / per_row * 1.25) + 1024
+    return min(int(size / per_row * 1.25) + 1024, _MAX_INITIAL_ROWS)
 
 
 def _read_csv(
