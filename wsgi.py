@@ -1,5 +1,14 @@
 """The WSGI entry point: `flask --app wsgi ...` and `gunicorn wsgi:app`."""
 
-from registry import create_app
+import os
+
+# Arrow's C++ code (the Parquet reader's decompression buffers among it) allocates from the
+# process-wide default pool, chosen from this variable on first use. pyarrow's own default,
+# jemalloc or mimalloc, keeps a few MB resident per process; the system allocator returns it,
+# which keeps a bias check's peak memory near the data's size (benchmarks/bias_check.py).
+# An operator's own setting wins.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+
+from registry import create_app  # noqa: E402
 
 app = create_app()

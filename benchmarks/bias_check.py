@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bias_check.py            # 100k, 1M and 10M rows, CSV and Parquet
     python benchmarks/bias_check.py --quick    # 100k rows only
-    python benchmarks/bias_check.py --arrow-pool system   # workers with another Arrow allocator
+    python benchmarks/bias_check.py --arrow-pool pyarrow  # workers on pyarrow's own allocator
     python benchmarks/bias_check.py --score    # also a continuous y_score (AUC, calibration)
 
 Synthetic data (binary labels; race with 5 values x sex with 2, plus an int64 id column that
@@ -248,7 +248,8 @@ def run_case(
     if score:
         cmd += ["--score"]
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    if arrow_pool:
+    env.pop("ARROW_DEFAULT_MEMORY_POOL", None)
+    if arrow_pool and arrow_pool != "pyarrow":
         env["ARROW_DEFAULT_MEMORY_POOL"] = arrow_pool
     try:
         out = subprocess.run(
@@ -287,8 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--arrow-pool",
-        choices=["system", "jemalloc", "mimalloc"],
-        help="run the workers with ARROW_DEFAULT_MEMORY_POOL set (default: pyarrow's own)",
+        choices=["system", "jemalloc", "mimalloc", "pyarrow"],
+        default="system",
+        help="ARROW_DEFAULT_MEMORY_POOL for the workers: system (the default, as wsgi.py sets it "
+        "for the app's processes), another allocator, or pyarrow (unset: pyarrow's own choice)",
     )
     parser.add_argument("--worker", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     parser.add_argument("--warm", help=argparse.SUPPRESS)
@@ -304,8 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     sizes = args.sizes or ([100_000] if args.quick else [100_000, 1_000_000, 10_000_000])
     mb = 1024 * 1024
     print(f"load average before: {_load()}")
-    if args.arrow_pool:
-        print(f"workers run with ARROW_DEFAULT_MEMORY_POOL={args.arrow_pool}")
+    print(
+        "workers run with ARROW_DEFAULT_MEMORY_POOL="
+        + ("(unset)" if args.arrow_pool == "pyarrow" else args.arrow_pool)
+    )
     if args.score:
         print("with a continuous score column (y_score mapped: ROC AUC and calibration too)")
     header = (
