@@ -1,5 +1,6 @@
 """The WSGI entry point: `flask --app wsgi ...` and `gunicorn wsgi:app`."""
 
+import gc
 import os
 
 # Arrow's C++ code (the Parquet reader's decompression buffers among it) allocates from the
@@ -12,3 +13,9 @@ os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 from registry import create_app  # noqa: E402
 
 app = create_app()
+
+# Everything imported and built so far lives as long as the process: move it out of the cyclic
+# collector's sight, so that a full collection no longer walks it. In process, that took the
+# longest pause of a run of list requests from ~70 ms to ~6 ms (a full collection), which
+# otherwise lands on whichever request is running.
+gc.freeze()
