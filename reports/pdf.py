@@ -234,6 +234,25 @@ def cyclic_gc_paused():
                 gc.collect(0)  # the render's leftovers are all in the youngest generation
 
 
+_font_configurations = threading.local()
+
+
+def _font_configuration(sources: str) -> FontConfiguration:
+    """This thread's reusable fontconfig/Pango font map, or a new one for a document that
+    brings its own fonts (``@font-face`` must not outlive the render that loaded it).
+
+    A fresh ``FontConfiguration`` per render also meant a fresh Pango font map, whose font
+    and glyph caches every render had to fill again. Pango objects are not shared between
+    threads. The PDF bytes are the same either way.
+    """
+    if "@font-face" in sources:
+        return FontConfiguration()
+    config = getattr(_font_configurations, "config", None)
+    if config is None:
+        config = _font_configurations.config = FontConfiguration()
+    return config
+
+
 @lru_cache(maxsize=1)
 def _print_css_text(mtime_ns: int) -> str:  # mtime in the key: edits are picked up
     return PRINT_CSS_PATH.read_text(encoding="utf-8")
@@ -265,12 +284,13 @@ def render_pdf(
     if url_fetcher is None:
         url_fetcher = StaticOnlyURLFetcher(static_root, static_url_prefix)
 
-    font_config = FontConfiguration()
+    print_css = _print_css_text(os.stat(PRINT_CSS_PATH).st_mtime_ns) if include_print_css else ""
+    font_config = _font_configuration(html + print_css)
     stylesheets = []
     if include_print_css:
         stylesheets.append(
             CSS(
-                string=_print_css_text(os.stat(PRINT_CSS_PATH).st_mtime_ns),
+                string=print_css,
                 base_url=INTERNAL_BASE_URL,
                 url_fetcher=url_fetcher,
                 font_config=font_config,

@@ -485,3 +485,20 @@ def test_the_cyclic_collector_is_paused_only_while_rendering(static_root: Path, 
         assert not gc.isenabled()  # a collector the caller disabled stays disabled
     finally:
         gc.enable()
+
+
+def test_font_configuration_is_reused_per_thread_unless_the_document_brings_fonts(static_root: Path) -> None:
+    import threading
+
+    from reports.pdf import _font_configuration
+
+    mine = _font_configuration("<p>x</p>")
+    assert _font_configuration("<p>y</p>") is mine
+    assert _font_configuration("<style>@font-face { font-family: X; src: url(/static/x.ttf) }</style>") is not mine
+    other = []
+    thread = threading.Thread(target=lambda: other.append(_font_configuration("<p>z</p>")))
+    thread.start()
+    thread.join()
+    assert other[0] is not mine
+    html = "<html lang='en'><body><p>Same bytes with a warm font map</p></body></html>"
+    assert render(html, static_root) == render(html, static_root)
