@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from functools import lru_cache
 
 from assessments.charts import _HASHSALT, _add_title_desc
 
 
 def bar_chart_svg(key: str, title: str, labels: Sequence[str], values: Sequence[int]) -> str:
     """A horizontal bar chart of counts, with a title, a description and value labels.
+
+    Memoised (a bounded LRU): the output is a pure function of the arguments, and the
+    dashboard and board packet draw the same three charts until a count changes.
 
     Parameters
     ----------
@@ -25,6 +29,11 @@ def bar_chart_svg(key: str, title: str, labels: Sequence[str], values: Sequence[
     str
         SVG markup whose root has ``role="img"`` with a ``<title>`` and ``<desc>``.
     """
+    return _bar_chart_svg(key, title, tuple(labels), tuple(int(v) for v in values))
+
+
+@lru_cache(maxsize=64)
+def _bar_chart_svg(key: str, title: str, labels: tuple[str, ...], values: tuple[int, ...]) -> str:
     from matplotlib import rc_context
     from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure

@@ -113,6 +113,9 @@ def _summaries(pf: dict[str, Any]) -> dict[int, dict[str, Any]]:
 def board_packet_html(since: dt.date | None, *, preview: bool) -> str:
     pf = report_data.portfolio(since=since)
     summaries = _summaries(pf)
+    charts = _charts(pf)
+    if not preview:
+        charts = [{**chart, "svg": print_svg(chart["svg"])} for chart in charts]
     digest_input = {
         "since": pf["since"], "counts": [pf["by_tier"], pf["by_stage"], pf["by_status"]],
         "pilots": [{"id": p.id, "version": p.version, "summary": summaries[p.id]["summary"],
@@ -121,7 +124,7 @@ def board_packet_html(since: dt.date | None, *, preview: bool) -> str:
         "decisions": [row["decision"].id for row in pf["decisions"]],
     }
     return render_template(
-        "reports/board_packet.html", portfolio=pf, summaries=summaries, charts=_charts(pf),
+        "reports/board_packet.html", portfolio=pf, summaries=summaries, charts=charts,
         verification=report_data.verification(digest_input), preview=preview,
         doc_title="AI portfolio board packet", doc_author=AUTHOR,
         doc_subject=f"Governance board packet, decisions since {pf['since']}",

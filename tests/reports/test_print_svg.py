@@ -70,6 +70,19 @@ def test_lean_copy_keeps_text_title_and_labels_with_far_fewer_nodes(chart):
     assert "<metadata" not in lean and "rotate(-0" not in lean
 
 
+def test_user_text_stays_escaped():
+    rng = np.random.default_rng(3)
+    race = rng.choice(['<img src="http://127.0.0.1/x">', "A & B"], 400)
+    y_true = rng.integers(0, 2, 400)
+    result = compute_bias_metrics(y_true=y_true, y_pred=y_true[::-1].copy(),
+                                  sensitive_features=pd.DataFrame({"race": race})).to_dict()
+    lean = ps.print_svg(metric_chart_svg(result, "selection_rate"))
+    assert lean != metric_chart_svg(result, "selection_rate")
+    assert "<img" not in lean and "&lt;img src=" in lean and "A &amp; B" in lean
+    labels = texts(lean)  # parses: still well-formed
+    assert 'race = <img src="http://127.0.0.1/x">' in labels and "race = A & B" in labels
+
+
 def test_lean_copy_is_memoised_and_a_changed_chart_gets_a_new_copy(chart):
     first = ps.print_svg(chart)
     assert ps.print_svg(chart) is first
@@ -213,3 +226,10 @@ def test_print_copy_looks_like_the_original(chart, tmp_path):
     changed = sum(difference.histogram()[96:])
     # Measured: 0 of ~970,000 pixels differ at 100 dpi; losing the 2 filled dots changes 187.
     assert changed < 40
+
+
+def test_portfolio_bar_charts_are_memoised_and_redrawn_when_a_count_changes():
+    first = bar_chart_svg("stage", "Pilots by stage", ["Pilot", "Retired"], [4, 1])
+    assert bar_chart_svg("stage", "Pilots by stage", ("Pilot", "Retired"), (4, 1)) is first
+    changed = bar_chart_svg("stage", "Pilots by stage", ["Pilot", "Retired"], [5, 1])
+    assert changed != first and "Pilot: 5" in changed and "Pilot: 4" in first
