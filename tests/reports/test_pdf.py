@@ -485,6 +485,9 @@ def test_the_cyclic_collector_is_paused_only_while_rendering(static_root: Path, 
         assert not gc.isenabled()  # a collector the caller disabled stays disabled
     finally:
         gc.enable()
+    monkeypatch.setattr(pdf_module, "GC_PAUSE_MAX_HTML", len(html) - 1)
+    render(html, static_root)
+    assert seen[-1] is True  # a big document renders with the collector on
 
 
 def test_font_configuration_is_reused_per_thread_unless_the_document_brings_fonts(static_root: Path) -> None:
