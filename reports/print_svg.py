@@ -428,8 +428,8 @@ def _rewrite(svg: str) -> str:
                 raise Unsupported("clip path under a transform")  # clip rects are compared in root units
             here_clip = clip.group(1) if clip else clip_id
             if name == "g":
-                if any(k in style for k in ("opacity", "filter", "mask")):
-                    raise Unsupported("group opacity, filter or mask")
+                if any(k in style for k in ("opacity", "filter", "mask")) or style.get("display") == "none":
+                    raise Unsupported("group opacity, filter, mask or display: none")  # not inherited
                 walk(child, here, style, here_clip)
             elif name == "path":
                 shape(child.get("d", ""), style, here, here_clip)

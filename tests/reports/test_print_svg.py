@@ -104,6 +104,7 @@ def test_cache_is_bounded(monkeypatch):
     '<svg xmlns="http://www.w3.org/2000/svg"><path d="m 0 0 l 10 10" style="stroke: #000"/></svg>',
     '<svg xmlns="http://www.w3.org/2000/svg"><image href="x.png" width="1" height="1"/></svg>',
     '<svg xmlns="http://www.w3.org/2000/svg"><g style="opacity: 0.5"><path d="M 0 0 L 1 1"/></g></svg>',
+    '<svg xmlns="http://www.w3.org/2000/svg"><g style="display: none"><path d="M 0 0 L 1 1"/></g></svg>',
     '<svg xmlns="http://www.w3.org/2000/svg"><path d="M 0 0 L 1 1" transform="skewX(10)"/></svg>',
     '<svg xmlns="http://www.w3.org/2000/svg"><text x="1" y="2">a<tspan>b</tspan></text></svg>',
     '<svg xmlns="http://www.w3.org/2000/svg"><style>path {stroke: red}</style>'
