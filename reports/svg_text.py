@@ -32,8 +32,10 @@ from math import inf
 
 LOGGER = logging.getLogger(__name__)
 
-#: WeasyPrint major versions whose ``weasyprint/svg/text.py`` this mirrors.
-SUPPORTED_MAJOR_VERSIONS = frozenset({66, 67, 68, 69, 70})
+#: WeasyPrint major versions whose ``weasyprint/svg/text.py`` (and the helpers it calls:
+#: ``split_first_line``, ``draw_first_line``, ``TextBox``) this was checked against. On a
+#: new version, read upstream's ``text()`` again before adding it here.
+SUPPORTED_MAJOR_VERSIONS = frozenset({70})
 
 #: ``text-anchor`` under another name, honoured by the whole-run handler only. WeasyPrint
 #: implements ``text-anchor: middle|end`` by drawing the text into a separate form XObject
