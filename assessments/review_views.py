@@ -12,6 +12,7 @@ from assessments import service, workflow
 from assessments.views import page_compliance
 from registry.auth.permissions import authorize, can
 from registry.catalog import service as catalog
+from registry.catalog.views import render_pilot_page
 from registry.errors import ValidationFailed
 from registry.notifications import service as notifications
 
@@ -83,9 +84,7 @@ def decide(pilot_id: int):
         )
     except ValidationFailed as error:
         _flash_errors("Decision not recorded", error.errors)
-        return redirect(
-            url_for("catalog.pilot_detail", pilot_id=pilot.id, _anchor="decide-heading")
-        )
+        return render_pilot_page(pilot, 422)
     flash(f"Decision recorded: {decision.decision.replace('_', ' ')}.", "success")
     return redirect(url_for("catalog.pilot_detail", pilot_id=pilot.id, _anchor="decisions-heading"))
 
@@ -100,8 +99,8 @@ def require_resubmission(pilot_id: int):
         )
     except ValidationFailed as error:
         _flash_errors("Not sent back", error.errors)
-    else:
-        flash("The team must resubmit the pilot.", "success")
+        return render_pilot_page(pilot, 422)
+    flash("The team must resubmit the pilot.", "success")
     return redirect(url_for("catalog.pilot_detail", pilot_id=pilot.id))
 
 
@@ -119,8 +118,8 @@ def meet_condition(condition_id: int):
         )
     except ValidationFailed as error:
         _flash_errors("Condition not updated", error.errors)
-    else:
-        flash("Condition marked as met.", "success")
+        return render_pilot_page(catalog.get_pilot(condition.pilot_id), 422)
+    flash("Condition marked as met.", "success")
     return redirect(
         url_for("catalog.pilot_detail", pilot_id=condition.pilot_id, _anchor="conditions-heading")
     )
@@ -134,6 +133,7 @@ def add_comment(pilot_id: int):
         workflow.comment(pilot, request.form.get("body", ""), current_user)
     except ValidationFailed as error:
         _flash_errors("Comment not posted", error.errors)
+        return render_pilot_page(pilot, 422)
     return redirect(url_for("catalog.pilot_detail", pilot_id=pilot.id, _anchor="comments-heading"))
 
 

@@ -12,6 +12,7 @@ from assessments.api import evidence_response
 from policies import store
 from registry.auth.permissions import authorize, can
 from registry.catalog import service as catalog
+from registry.catalog.views import render_pilot_page
 from registry.catalog.vocabulary import RISK_TIERS
 from registry.errors import ValidationFailed
 
@@ -108,9 +109,7 @@ def upload_evidence(pilot_id: int):
         for field, messages in error.errors.items():
             for message in messages:
                 flash(f"Evidence not saved — {field}: {message}", "error")
-        return redirect(
-            url_for("catalog.pilot_detail", pilot_id=pilot.id, _anchor="evidence-heading")
-        )
+        return render_pilot_page(pilot, 422)
     flash(f"Attached {evidence.filename} ({evidence.media_type}).", "success")
     return redirect(url_for("catalog.pilot_detail", pilot_id=pilot.id, _anchor="evidence-heading"))
 
@@ -135,8 +134,8 @@ def override_tier(pilot_id: int):
         for field, messages in error.errors.items():
             for message in messages:
                 flash(f"Override not saved — {field}: {message}", "error")
-    else:
-        flash("Risk tier override saved." if tier else "Override cleared.", "success")
+        return render_pilot_page(pilot, 422)
+    flash("Risk tier override saved." if tier else "Override cleared.", "success")
     return redirect(url_for("catalog.pilot_detail", pilot_id=pilot.id))
 
 

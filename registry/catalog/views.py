@@ -12,6 +12,7 @@ from registry.auth.permissions import authorize
 from registry.catalog import service, vocabulary
 from registry.catalog.schemas import DataSourceInputSchema, PilotInputSchema, PilotQuerySchema
 from registry.errors import ValidationFailed
+from registry.extensions import db
 from registry.web import Pager, flatten_messages, form_to_payload, page_args
 
 bp = Blueprint("catalog", __name__)
@@ -162,11 +163,19 @@ def pilot_new():
 def pilot_detail(pilot_id: int):
     """Show everything the registry knows about a pilot."""
     authorize(current_user, "pilot.read")
-    pilot = service.get_pilot(pilot_id)
+    return render_pilot_page(service.get_pilot(pilot_id))
+
+
+def render_pilot_page(pilot, status: int = 200):
+    """The pilot's page with every domain's panels. The forms embedded in it (evidence,
+    decisions, comments, ...) answer refused input with this page, status 422 and the reasons
+    flashed at its top, after rolling back whatever the refused request had touched."""
+    if status >= 400:
+        db.session.rollback()
     panels = [panel(pilot) for panel in current_app.extensions["registry"]["pilot_panels"]]
     return render_template(
         "catalog/pilot_detail.html", pilot=pilot, panels=[p for p in panels if p]
-    )
+    ), status
 
 
 @bp.route("/pilots/<int:pilot_id>/edit", methods=["GET", "POST"])

@@ -94,3 +94,41 @@ def test_board_can_comment_but_not_decide(app, factory):
     assert (
         client.post(f"/pilots/{pilot.id}/decide", data={"decision": "approve"}).status_code == 403
     )
+
+
+def test_refused_forms_on_the_pilot_page_answer_422_with_the_reason(app, factory):
+    """Forms embedded in the pilot page re-render it with 422 and name the refused field;
+    nothing of the refused request is kept."""
+    from assessments.models import Comment, Decision, Evidence
+
+    owner = factory.user("team")
+    caio = factory.user("caio")
+    pilot = factory.pilot(owner)
+    team = app.test_client()
+    team.post("/login", data={"email": owner.email, "password": factory.PASSWORD})
+
+    comment = team.post(f"/pilots/{pilot.id}/comments", data={"body": "   "})
+    assert comment.status_code == 422
+    assert "Comment not posted — body:" in comment.get_data(as_text=True)
+    assert pilot.name in comment.get_data(as_text=True)  # the pilot's page, not a bare error
+
+    evidence = team.post(f"/pilots/{pilot.id}/evidence", data={"kind": "pia"})
+    assert evidence.status_code == 422
+    assert "Evidence not saved — file:" in evidence.get_data(as_text=True)
+
+    page = team.get(f"/pilots/{pilot.id}").get_data(as_text=True)
+    team.post(f"/pilots/{pilot.id}/submit", data={"version": version_of(page)})
+    reviewer = app.test_client()
+    reviewer.post("/login", data={"email": caio.email, "password": factory.PASSWORD})
+    page = reviewer.get(f"/pilots/{pilot.id}").get_data(as_text=True)
+    decision = reviewer.post(
+        f"/pilots/{pilot.id}/decide",
+        data={"version": version_of(page), "decision": "reject", "rationale": ""},
+    )
+    assert decision.status_code == 422
+    assert "Decision not recorded — rationale:" in decision.get_data(as_text=True)
+
+    db.session.expire_all()
+    assert db.session.get(Pilot, pilot.id).review_status == "submitted"
+    for model in (Comment, Decision, Evidence):
+        assert db.session.query(model).filter_by(pilot_id=pilot.id).count() == 0
