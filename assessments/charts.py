@@ -26,10 +26,11 @@ from collections.abc import Mapping
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-__all__ = ["METRIC_LABELS", "metric_chart_svg", "metric_table"]
+__all__ = ["METRIC_LABELS", "METRIC_NAMES", "metric_chart_svg", "metric_table"]
 
-METRIC_LABELS = {
-    "selection_rate": "Selection rate (share predicted positive)",
+#: Each group metric's name, as tables and pages show it.
+METRIC_NAMES = {
+    "selection_rate": "Selection rate",
     "true_positive_rate": "True positive rate",
     "false_positive_rate": "False positive rate",
     "false_negative_rate": "False negative rate",
@@ -38,6 +39,8 @@ METRIC_LABELS = {
     "precision": "Precision",
     "roc_auc": "ROC AUC",
 }
+#: The same, as a chart's axis says it.
+METRIC_LABELS = {**METRIC_NAMES, "selection_rate": "Selection rate (share predicted positive)"}
 
 _HASHSALT = "ai-oversight-registry"
 

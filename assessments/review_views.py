@@ -15,6 +15,7 @@ from registry.catalog import service as catalog
 from registry.catalog.views import render_pilot_page
 from registry.errors import ValidationFailed
 from registry.notifications import service as notifications
+from registry.web import flash_errors
 
 bp = Blueprint("review", __name__, template_folder="templates")
 
@@ -22,12 +23,6 @@ bp = Blueprint("review", __name__, template_folder="templates")
 def _version() -> int | None:
     raw = request.form.get("version", "")
     return int(raw) if raw.isdigit() else None
-
-
-def _flash_errors(prefix: str, errors: dict[str, Any]) -> None:
-    for field, messages in errors.items():
-        for message in messages if isinstance(messages, list) else [messages]:
-            flash(f"{prefix} — {field.replace('_', ' ')}: {message}", "error")
 
 
 @bp.get("/review-queue")
@@ -83,7 +78,7 @@ def decide(pilot_id: int):
             pilot, _decision_form(), current_user, expected_version=_version()
         )
     except ValidationFailed as error:
-        _flash_errors("Decision not recorded", error.errors)
+        flash_errors("Decision not recorded", error.errors)
         return render_pilot_page(pilot, 422)
     flash(f"Decision recorded: {decision.decision.replace('_', ' ')}.", "success")
     return redirect(url_for("catalog.pilot_detail", pilot_id=pilot.id, _anchor="decisions-heading"))
@@ -98,7 +93,7 @@ def require_resubmission(pilot_id: int):
             pilot, request.form.get("reason", ""), current_user, expected_version=_version()
         )
     except ValidationFailed as error:
-        _flash_errors("Not sent back", error.errors)
+        flash_errors("Not sent back", error.errors)
         return render_pilot_page(pilot, 422)
     flash("The team must resubmit the pilot.", "success")
     return redirect(url_for("catalog.pilot_detail", pilot_id=pilot.id))
@@ -117,7 +112,7 @@ def meet_condition(condition_id: int):
             evidence_id=int(raw) if raw.isdigit() else None,
         )
     except ValidationFailed as error:
-        _flash_errors("Condition not updated", error.errors)
+        flash_errors("Condition not updated", error.errors)
         return render_pilot_page(catalog.get_pilot(condition.pilot_id), 422)
     flash("Condition marked as met.", "success")
     return redirect(
@@ -132,7 +127,7 @@ def add_comment(pilot_id: int):
     try:
         workflow.comment(pilot, request.form.get("body", ""), current_user)
     except ValidationFailed as error:
-        _flash_errors("Comment not posted", error.errors)
+        flash_errors("Comment not posted", error.errors)
         return render_pilot_page(pilot, 422)
     return redirect(url_for("catalog.pilot_detail", pilot_id=pilot.id, _anchor="comments-heading"))
 

@@ -9,12 +9,14 @@ from flask_login import current_user, login_required
 
 from assessments import bias_checks, service
 from assessments.api import evidence_response
+from assessments.charts import METRIC_NAMES
 from policies import store
 from registry.auth.permissions import authorize, can
 from registry.catalog import service as catalog
 from registry.catalog.views import render_pilot_page
 from registry.catalog.vocabulary import RISK_TIERS
 from registry.errors import ValidationFailed
+from registry.web import flash_errors
 
 bp = Blueprint("assessments", __name__, template_folder="templates")
 
@@ -106,9 +108,7 @@ def upload_evidence(pilot_id: int):
             actor=current_user,
         )
     except ValidationFailed as error:
-        for field, messages in error.errors.items():
-            for message in messages:
-                flash(f"Evidence not saved — {field}: {message}", "error")
+        flash_errors("Evidence not saved", error.errors)
         return render_pilot_page(pilot, 422)
     flash(f"Attached {evidence.filename} ({evidence.media_type}).", "success")
     return redirect(url_for("catalog.pilot_detail", pilot_id=pilot.id, _anchor="evidence-heading"))
@@ -131,9 +131,7 @@ def override_tier(pilot_id: int):
     try:
         service.override_tier(pilot, tier, request.form.get("justification", ""), current_user)
     except ValidationFailed as error:
-        for field, messages in error.errors.items():
-            for message in messages:
-                flash(f"Override not saved — {field}: {message}", "error")
+        flash_errors("Override not saved", error.errors)
         return render_pilot_page(pilot, 422)
     flash("Risk tier override saved." if tier else "Override cleared.", "success")
     return redirect(url_for("catalog.pilot_detail", pilot_id=pilot.id))
@@ -235,7 +233,7 @@ def bias_check_detail(check_id: int):
         check=check,
         pilot=pilot,
         tables=tables,
-        metrics=bias_metric_labels(),
+        metrics=METRIC_NAMES,
         running=check.status in ("queued", "running"),
     )
 
@@ -249,25 +247,12 @@ def bias_check_rerun(check_id: int):
     return redirect(url_for("assessments.bias_check_detail", check_id=check.id))
 
 
-def bias_metric_labels() -> dict[str, str]:
-    return {
-        "selection_rate": "Selection rate",
-        "true_positive_rate": "True positive rate",
-        "false_positive_rate": "False positive rate",
-        "false_negative_rate": "False negative rate",
-        "true_negative_rate": "True negative rate",
-        "accuracy": "Accuracy",
-        "precision": "Precision",
-        "roc_auc": "ROC AUC",
-    }
-
-
 def bias_panel(pilot) -> dict[str, Any]:
     """The bias checks and monitoring trend on a pilot's page."""
     return {
         "template": "assessments/bias_panel.html",
         "checks": bias_checks.for_pilot(pilot)[:10],
         "trend": bias_checks.trend(pilot),
-        "metrics": bias_metric_labels(),
+        "metrics": METRIC_NAMES,
         "can_upload": can(current_user, "pilot.upload", pilot),
     }

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from math import ceil
 from typing import Any
 
-from flask import Flask, request, url_for
+from flask import Flask, flash, request, url_for
 from flask_login import current_user
 
 from registry.auth.permissions import can
@@ -154,6 +154,13 @@ def flatten_messages(errors: Mapping[str, Any]) -> dict[str, list[str]]:
 
 
 _SVG_ID = re.compile(r'\bid="([^"]+)"')
+
+
+def flash_errors(prefix: str, errors: Mapping[str, Any]) -> None:
+    """Flash each refused field's messages as "<prefix> — <field>: <message>"."""
+    for field, messages in errors.items():
+        for message in messages if isinstance(messages, list) else [messages]:
+            flash(f"{prefix} — {field.replace('_', ' ')}: {message}", "error")
 
 
 def namespace_svg_ids(svg: str, prefix: str) -> str:

@@ -24,16 +24,6 @@ from registry.catalog.vocabulary import (
 )
 from registry.extensions import db
 
-METRIC_LABELS = {
-    "selection_rate": "Selection rate",
-    "true_positive_rate": "True positive rate",
-    "false_positive_rate": "False positive rate",
-    "false_negative_rate": "False negative rate",
-    "true_negative_rate": "True negative rate",
-    "accuracy": "Accuracy",
-    "precision": "Precision",
-    "roc_auc": "ROC AUC",
-}
 TIER_ORDER = {"IV": 0, "III": 1, "II": 2, "I": 3, None: 4}
 
 

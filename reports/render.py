@@ -12,6 +12,7 @@ from typing import Any
 from flask import current_app, render_template, url_for
 
 from assessments import bias_checks, service, workflow
+from assessments.charts import METRIC_NAMES
 from registry.audit.service import jsonable
 from registry.catalog.models import Pilot
 from registry.catalog.vocabulary import REVIEW_STATUS_LABELS, RISK_TIERS, STAGE_LABELS
@@ -47,7 +48,7 @@ def pilot_report_html(pilot: Pilot, *, preview: bool) -> tuple[str, dict[str, An
         data = _print_charts(data)
     html = render_template(
         "reports/pilot_report.html", data=data, verification=verification, preview=preview,
-        metric_labels=report_data.METRIC_LABELS, report_metrics=REPORT_METRICS,
+        metric_labels=METRIC_NAMES, report_metrics=REPORT_METRICS,
         doc_title=f"Accountability report: {pilot.name}", doc_author=AUTHOR,
         doc_subject=f"AI accountability report for {pilot.name} ({pilot.agency})",
         back_url=url_for("catalog.pilot_detail", pilot_id=pilot.id),
