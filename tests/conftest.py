@@ -159,6 +159,18 @@ def factory(app):
 
 
 @pytest.fixture
+def redis_url():
+    """TEST_REDIS_URL if Redis answers there; skipped otherwise (a failure with CI=true)."""
+    try:
+        from redis import Redis
+
+        Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as error:  # noqa: BLE001 - any failure to reach Redis means the same here
+        service_missing("Redis", str(error).splitlines()[0])
+    return TEST_REDIS_URL
+
+
+@pytest.fixture
 def login(client, factory):
     """Sign a browser client in as a user of the given role; returns the user."""
 

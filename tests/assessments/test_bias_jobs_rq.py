@@ -4,22 +4,7 @@ import io
 import uuid
 from pathlib import Path
 
-import pytest
-
-from tests import conftest
-
 COMPAS = Path(__file__).resolve().parents[1] / "data" / "compas_two_year.csv"
-
-
-@pytest.fixture
-def redis_url():
-    try:
-        from redis import Redis
-
-        Redis.from_url(conftest.TEST_REDIS_URL, socket_connect_timeout=2).ping()
-    except Exception as error:  # noqa: BLE001 - any failure to reach Redis means the same here
-        conftest.service_missing("Redis", str(error).splitlines()[0])
-    return conftest.TEST_REDIS_URL
 
 
 def test_queued_check_runs_on_an_rq_worker(app, client, factory, redis_url, monkeypatch):

@@ -2,22 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-from tests import conftest
-
-
-@pytest.fixture
-def redis_url():
-    """TEST_REDIS_URL if Redis answers there; skipped otherwise (a failure with CI=true)."""
-    try:
-        from redis import Redis
-
-        Redis.from_url(conftest.TEST_REDIS_URL, socket_connect_timeout=2).ping()
-    except Exception as error:  # noqa: BLE001 - any failure to reach Redis means the same here
-        conftest.service_missing("Redis", str(error).splitlines()[0])
-    return conftest.TEST_REDIS_URL
-
 
 def multipart(fields: dict[str, str], filename: str, content: bytes) -> tuple[bytes, str]:
     """A multipart/form-data body with one file, and its content type.
