@@ -10,6 +10,7 @@ from werkzeug.datastructures import FileStorage
 
 import policies
 from assessments import service
+from registry.catalog.vocabulary import ReviewStatus
 
 PROFILE = {"High-impact": 1.0, "Presumed High-Impact, but Not High-impact": 0.5}
 
@@ -84,13 +85,13 @@ def seed_review(pilot, users) -> None:
 
     decision = {
         "approved": {"decision": "approve", "rationale": "Benefits outweigh the residual risk.", "waivers": waivers},
-        "approved_with_conditions": {
+        ReviewStatus.APPROVED_WITH_CONDITIONS: {
             "decision": "approve_with_conditions", "rationale": "Proceed under the conditions below.",
             "waivers": waivers,
             "conditions": [{"text": "Publish a plain-language notice on the agency website.",
                             "due_date": dt.date.today() + dt.timedelta(days=45)}],
         },
-        "changes_requested": {"decision": "request_changes",
+        ReviewStatus.CHANGES_REQUESTED: {"decision": "request_changes",
                               "rationale": "Add an appeal process and the vendor's validation study."},
         "rejected": {"decision": "reject", "rationale": "The data does not represent the people served."},
     }[target]
