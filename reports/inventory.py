@@ -88,6 +88,20 @@ from registry.auth.models import User
 from registry.auth.permissions import authorize
 from registry.catalog import lifecycle, vocabulary
 from registry.catalog.models import Pilot, PilotRevision
+from registry.catalog.public_record import (  # noqa: F401 - the export's rules, re-exported
+    CHECKLIST_ANSWERS,
+    EMPTY_PRACTICES,
+    HIGH_IMPACT,
+    LIST_COLUMNS,
+    PRACTICE_COLUMNS,
+    TEXT_COLUMNS,
+    _text,
+    as_approved,
+    checklist_answers,
+    registry_values,
+    row_for,
+    stringify_list,
+)
 from registry.errors import ValidationFailed
 from registry.extensions import db
 from reports.csv_safety import safe_row
@@ -98,29 +112,7 @@ NO_PURPOSE = "Not stated in the inventory."
 RETIRED_REASON = "Reported as retired in the imported AI use-case inventory."
 PLACEHOLDER_IDS = frozenset({"", "tbd", "n/a", "na", "none", "null", "unknown", "-", "--"})
 
-# Inventory columns read straight from a pilot column of the same meaning (name, purpose and
-# agency are written by registry_values itself).
-TEXT_COLUMNS: dict[str, str] = {
-    column: attr
-    for column, attr in vocabulary.OMB_COLUMN_FIELDS.items()
-    if column not in ("use_case_name", "problem_solved", "agency")
-}
-# The M-25-21 practices the checklist answers (hi_potential_impacts is the pilot's own text).
-PRACTICE_COLUMNS: tuple[str, ...] = vocabulary.HI_PRACTICE_COLUMNS
-LIST_COLUMNS = frozenset({"demographic_features", "hi_public_consultation"})
-CHECKLIST_ANSWERS = {"met": "Yes", "unmet": "In-progress", "waived": "CAIO Waived"}
-HIGH_IMPACT = "High-impact"
-
 # ---- reading values ------------------------------------------------------------------------
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def stringify_list(values: Iterable[str] | None) -> str:
-    """A list as the consolidated inventory writes it: Python's ``['a', 'b']``."""
-    return str(list(values or []))
 
 
 def parse_list(cell: str) -> list[str]:
@@ -269,37 +261,6 @@ def contact_address(cell: str) -> str | None:
 # ---- export --------------------------------------------------------------------------------
 
 
-def registry_values(pilot: Mapping[str, Any], owner_email: str) -> dict[str, str]:
-    """The inventory columns a pilot's own fields give (every column but the hi_* practices)."""
-    values = {
-        "agency": _text(pilot["agency"]),
-        "id": _text(pilot["use_case_id"]),
-        "use_case_name": _text(pilot["name"]),
-        "contact_email": _text(owner_email),
-        "development_stage": vocabulary.Stage.label_of(pilot["stage"]),
-        "problem_solved": _text(pilot["purpose"]),
-        "demographic_features": stringify_list(pilot["demographic_features"]),
-    }
-    for column, attr in TEXT_COLUMNS.items():
-        values[column] = _text(pilot[attr])
-    return values
-
-
-def checklist_answers(checklist: Mapping[str, Any]) -> dict[str, str]:
-    """The hi_* practice columns from a stored M-25-21 checklist (``Checklist.to_dict()``)."""
-    statuses = {item["id"]: item["status"] for item in checklist.get("items", [])}
-    answers = {}
-    for column in PRACTICE_COLUMNS:
-        answer = CHECKLIST_ANSWERS.get(statuses.get(column, ""), "")
-        if column in LIST_COLUMNS:
-            answer = stringify_list([answer] if answer else [])
-        answers[column] = answer
-    return answers
-
-
-EMPTY_PRACTICES = {column: ("[]" if column in LIST_COLUMNS else "") for column in PRACTICE_COLUMNS}
-
-
 def _published():
     """The WHERE condition of published pilots: submitted, approved or imported at some point
     (never a team's unsubmitted draft), and is_withheld neither "Yes..." nor "Other..."."""
@@ -325,42 +286,6 @@ def _assessed_ids(pilot_ids: list[int] | None) -> set[int]:
         else:
             found.update(db.session.scalars(stmt))
     return found
-
-
-def _as_approved(pilot: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The pilot with its unreviewed material changes replaced by the approved revision's
-    values: the public sees what was approved until a CAIO decides on the changes."""
-    frozen = pilot.get("approved_fields")
-    if not pilot.get("unreviewed_changes") or not isinstance(frozen, dict):
-        return pilot
-    values = dict(pilot)
-    for key in pilot["unreviewed_changes"]:
-        spec = vocabulary.FIELDS_BY_KEY.get(key)
-        if spec is not None and spec.name in values and key in frozen:
-            values[spec.name] = frozen[key]
-    return values
-
-
-def row_for(pilot: Mapping[str, Any], owner_email: str, *, assessed: bool) -> dict[str, str]:
-    """One pilot's inventory row: the 36 columns, in order, as text (not yet neutralised)."""
-    pilot = _as_approved(pilot)
-    values = registry_values(pilot, owner_email)
-    extra = pilot["inventory_extra"] or {}
-    raw = extra.get("raw") if isinstance(extra, dict) else None
-    if isinstance(raw, dict):
-        as_imported = extra.get("as_imported") or {}
-        for column, current in values.items():
-            if column in raw and current == as_imported.get(column, raw[column]):
-                values[column] = raw[column]
-        if not assessed:
-            for column in PRACTICE_COLUMNS:
-                values[column] = _text(raw.get(column, EMPTY_PRACTICES[column]))
-    if PRACTICE_COLUMNS[0] not in values:
-        if pilot["is_high_impact"] == HIGH_IMPACT and pilot.get("compliance"):
-            values.update(checklist_answers(pilot["compliance"]))
-        else:
-            values.update(EMPTY_PRACTICES)
-    return {column: values[column] for column in COLUMNS}
 
 
 _ROW_FIELDS = (
