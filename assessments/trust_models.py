@@ -108,9 +108,9 @@ class Incident(db.Model):
     @property
     def is_blocking(self) -> bool:
         """Serious or critical and neither resolved nor accepted: it blocks approvals."""
-        return IncidentSeverity(self.severity).is_serious and not IncidentStatus(
-            self.status
-        ).is_closed
+        return (
+            IncidentSeverity(self.severity).is_serious and not IncidentStatus(self.status).is_closed
+        )
 
 
 class IncidentAction(db.Model):

@@ -235,6 +235,14 @@ def upgrade():
     _first_published_versions()
 
 
+_STAGE_LABELS = {
+    "pre_deployment": "Pre-deployment",
+    "pilot": "Pilot",
+    "deployed": "Deployed",
+    "retired": "Retired",
+}
+
+
 def _json(value):
     return json.loads(value) if isinstance(value, str) else value
 
@@ -359,8 +367,8 @@ def _first_published_versions():
                 "agency": row["agency"][:100],
                 "name": row["use_case_name"][:300],
                 "topic_area": row["topic_area"][:100] or None,
-                "development_stage": row["development_stage"][:100] or None,
-                "is_high_impact": row["is_high_impact"][:60] or None,
+                "development_stage": None if wholly else _STAGE_LABELS.get(pilot["stage"]),
+                "is_high_impact": None if wholly else pilot["is_high_impact"],
                 "search_text": public_record.search_text(row),
             }
         )

@@ -608,6 +608,8 @@ def import_new(batch: Sequence[ImportedPilot], actor: User, *, source: str) -> l
                 actor=actor,
                 at=now,
                 wholly_withheld=public_record.is_wholly_withheld(item.fields.get("is_withheld")),
+                stage=item.fields["stage"],
+                is_high_impact=item.fields.get("is_high_impact"),
             )
             for pilot_id, item in zip(ids, batch, strict=True)
         ],
@@ -1137,7 +1139,11 @@ def _version_values(
     withheld: Mapping[str, str] | None = None,
     waivers: Sequence[Mapping[str, Any]] = (),
     wholly_withheld: bool = False,
+    stage: str | None = None,
+    is_high_impact: str | None = None,
 ) -> dict[str, Any]:
+    """A version's row. ``stage`` and ``is_high_impact`` are the pilot's codes, kept (unless
+    withheld) for the inventory's filters, since an imported cell may be a long-form answer."""
     withheld = dict(withheld or {})
     row = {column: str(row.get(column) or "") for column in public_record.COLUMNS}
     row = _wholly_withheld_row(row) if wholly_withheld else public_record.withhold(row, withheld)
@@ -1152,15 +1158,20 @@ def _version_values(
         "published_by_id": getattr(actor, "id", None),
         "row": row,
         "withheld": withheld,
-        "waivers": [dict(w) for w in waivers] if listed else [],
+        # Kept for a wholly withheld use case too: the inventory publishes only their count.
+        "waivers": [dict(w) for w in waivers] if action != PublicationAction.RETRACTED else [],
         "is_current": True,
         "listed": listed,
         "wholly_withheld": wholly_withheld,
         "agency": row["agency"][:100],
         "name": row["use_case_name"][:300],
         "topic_area": row["topic_area"][:100] or None,
-        "development_stage": row["development_stage"][:100] or None,
-        "is_high_impact": row["is_high_impact"][:60] or None,
+        "development_stage": None
+        if "development_stage" in withheld or wholly_withheld or not stage
+        else Stage.label_of(stage),
+        "is_high_impact": None
+        if "is_high_impact" in withheld or wholly_withheld
+        else is_high_impact,
         "search_text": public_record.search_text(row),
     }
 
@@ -1196,6 +1207,8 @@ def _store_version(
         withheld=withheld,
         waivers=waivers,
         wholly_withheld=wholly_withheld,
+        stage=pilot.stage,
+        is_high_impact=pilot.is_high_impact,
     )
     if (
         only_if_changed
@@ -1290,12 +1303,16 @@ def publish(
     before withholding; ``waivers``: the waivers in force, published with it).
 
     The caller has checked that ``actor`` may publish (a policy setting). A record is
-    published from "ready"; ``automatic`` is the first publication that a submission makes
-    when the policy says so, from "draft". Withheld fields are replaced by "withheld".
+    published from "ready". ``automatic`` is a publication the review makes itself, as the
+    policy says: the first submission publishes a draft record, and an approval updates a
+    record that is published with what was approved. Withheld fields are replaced by
+    "withheld".
     """
     if automatic:
-        if _current_version(pilot) is not None:
-            raise Conflict("The record was published already.", {"publication_state": []})
+        first = _current_version(pilot) is None
+        if not (first or pilot.publication_state == PublicationState.PUBLISHED):
+            message = "The record is not published, so the review does not publish it."
+            raise Conflict(message, {"publication_state": [message]})
     else:
         _check_publication_state(pilot, (PublicationState.READY,), "publish it")
         withheld = public_record.withheld_columns(pilot.withheld_fields, pilot.withheld_reasons)

@@ -33,15 +33,7 @@ CHECKLIST_ANSWERS = {"met": "Yes", "unmet": "In-progress", "waived": "CAIO Waive
 HIGH_IMPACT = vocabulary.IsHighImpact.HIGH_IMPACT.value
 EMPTY_PRACTICES = {column: ("[]" if column in LIST_COLUMNS else "") for column in PRACTICE_COLUMNS}
 WITHHELD = vocabulary.WITHHELD_TEXT
-# Columns a use case must fill before its record is published (a 409 lists the empty ones).
-REQUIRED_PUBLIC_COLUMNS: tuple[str, ...] = (
-    "use_case_name",
-    "agency",
-    "problem_solved",
-    "development_stage",
-    "is_high_impact",
-    "contact_email",
-)
+REQUIRED_PUBLIC_COLUMNS = vocabulary.REQUIRED_PUBLIC_COLUMNS
 
 
 def _text(value: Any) -> str:

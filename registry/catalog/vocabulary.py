@@ -561,6 +561,15 @@ WITHHOLDING_REASONS: tuple[str, ...] = tuple(r.value for r in IsWithheld if r !=
 # Inventory columns that identify a record and so are never withheld on their own.
 NEVER_WITHHELD_COLUMNS: tuple[str, ...] = ("agency", "agency_name", "id", "is_withheld")
 WITHHELD_TEXT = "withheld"
+# Columns a use case must fill before its record is published (a 409 lists the empty ones).
+REQUIRED_PUBLIC_COLUMNS: tuple[str, ...] = (
+    "use_case_name",
+    "agency",
+    "problem_solved",
+    "development_stage",
+    "is_high_impact",
+    "contact_email",
+)
 
 
 class ConcernStatus(LabelledEnum):
