@@ -356,4 +356,3 @@ def for_pilot(pilot: Pilot) -> list[Concern]:
             select(Concern).where(Concern.pilot_id == pilot.id).order_by(Concern.id.desc())
         )
     )
-

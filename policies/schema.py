@@ -330,7 +330,10 @@ def _satisfied_by(c: _Checker, value: Any, path: str, kinds: set[str]) -> dict[s
             elif c.unique(seen, kind, _join(kpath, j), "evidence kind"):
                 out["evidence_kinds"].append(kind)
     if not (
-        out["impact_assessment"] or out["bias_check"] or out["evidence_kinds"] or out["risk_register"]
+        out["impact_assessment"]
+        or out["bias_check"]
+        or out["evidence_kinds"]
+        or out["risk_register"]
     ):
         c.add(
             path,

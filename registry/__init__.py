@@ -113,9 +113,13 @@ def register_hooks(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from assessments.trust_views import bp as trust_views
+    from reports.public_views import bp as public_views
+
     from assessments.api import blp as assessments_api
     from assessments.review_api import blp as review_api
     from assessments.review_views import bp as review_views
+    from assessments.trust_api import blp as trust_api
     from assessments.views import bp as assessments_views
     from policies.api import blp as policies_api
     from policies.views import bp as policies_views
@@ -142,6 +146,7 @@ def register_blueprints(app: Flask) -> None:
         policies_api,
         assessments_api,
         review_api,
+        trust_api,
         inventory_api,
         reports_api,
         tokens_api,
@@ -155,7 +160,9 @@ def register_blueprints(app: Flask) -> None:
         policies_views,
         assessments_views,
         review_views,
+        trust_views,
         inventory_views,
+        public_views,
         reports_views,
         health,
     ):

@@ -316,9 +316,7 @@ class PublishedVersion(db.Model):
     action: Mapped[str] = mapped_column(String(12))
     reason: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    published_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     row: Mapped[dict[str, str]] = mapped_column(JSON)
     withheld: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     # Waivers in force: [{"item_id", "title", "justification"}], published with the record.
