@@ -336,9 +336,7 @@ def facts(pilot: Pilot) -> dict[str, Any]:
     ).all()
     return {
         "bias_checks": tuple(
-            policies.BiasCheckFact(
-                completed_at=compliance.utc_day(c.finished_at), verdict=c.verdict
-            )
+            policies.BiasCheckFact(completed_at=compliance.utc_day(c.finished_at), verdict=c.verdict)
             for c in checks
         )
     }

@@ -164,16 +164,10 @@ def namespace_svg_ids(svg: str, prefix: str) -> str:
     ids = set(_SVG_ID.findall(svg))
     if not ids:
         return svg
-    pattern = re.compile(
-        r'(id="|url\(#|href="#)('
-        + "|".join(map(re.escape, sorted(ids, key=len, reverse=True)))
-        + r')(?=["\) ])'
-    )
-    return (
-        pattern.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
-        .replace('aria-labelledby="', f'aria-labelledby="{prefix}-', 1)
-        .replace(" chart-", f" {prefix}-chart-", 1)
-    )
+    pattern = re.compile(r'(id="|url\(#|href="#)(' + "|".join(map(re.escape, sorted(ids, key=len, reverse=True))) + r')(?=["\) ])')
+    return pattern.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg).replace(
+        'aria-labelledby="', f'aria-labelledby="{prefix}-', 1
+    ).replace(" chart-", f" {prefix}-chart-", 1)
 
 
 def init_app(app: Flask) -> None:

@@ -21,18 +21,13 @@ class SinceSchema(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE
 
-    since = fields.Date(
-        metadata={"description": "Only decisions on or after this date (YYYY-MM-DD)"}
-    )
+    since = fields.Date(metadata={"description": "Only decisions on or after this date (YYYY-MM-DD)"})
 
 
 @blp.route("/pilots/<int:pilot_id>/report.pdf")
 class PilotReport(MethodView):
-    @blp.response(
-        200,
-        description="The accountability report (application/pdf).",
-        content_type="application/pdf",
-    )
+    @blp.response(200, description="The accountability report (application/pdf).",
+                  content_type="application/pdf")
     def get(self, pilot_id):
         """A pilot's accountability report as a tagged PDF."""
         authorize(api_user(), "pilot.read")
@@ -61,9 +56,7 @@ class PilotModelCard(MethodView):
 @blp.route("/reports/board-packet.pdf")
 class BoardPacket(MethodView):
     @blp.arguments(SinceSchema, location="query")
-    @blp.response(
-        200, description="The board packet (application/pdf).", content_type="application/pdf"
-    )
+    @blp.response(200, description="The board packet (application/pdf).", content_type="application/pdf")
     def get(self, args):
         """The governance board packet as a tagged PDF."""
         authorize(api_user(), "dashboard.read")
@@ -73,14 +66,9 @@ class BoardPacket(MethodView):
 @blp.route("/reports/board-packet.csv")
 class BoardPacketCsv(MethodView):
     @blp.arguments(SinceSchema, location="query")
-    @blp.response(
-        200, description="The packet's per-pilot table (text/csv).", content_type="text/csv"
-    )
+    @blp.response(200, description="The packet's per-pilot table (text/csv).", content_type="text/csv")
     def get(self, args):
         """The board packet's per-pilot table as CSV."""
         authorize(api_user(), "dashboard.read")
-        return Response(
-            render.board_packet_csv(args.get("since")),
-            mimetype="text/csv",
-            headers={"Content-Disposition": 'attachment; filename="board-packet.csv"'},
-        )
+        return Response(render.board_packet_csv(args.get("since")), mimetype="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="board-packet.csv"'})

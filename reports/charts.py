@@ -38,12 +38,7 @@ def _bar_chart_svg(key: str, title: str, labels: tuple[str, ...], values: tuple[
     from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure
 
-    rc = {
-        "svg.fonttype": "none",
-        "svg.hashsalt": _HASHSALT,
-        "font.family": "DejaVu Sans",
-        "font.size": 10,
-    }
+    rc = {"svg.fonttype": "none", "svg.hashsalt": _HASHSALT, "font.family": "DejaVu Sans", "font.size": 10}
     n = len(labels)
     with rc_context(rc):
         fig = Figure(figsize=(6.5, 0.9 + 0.38 * max(n, 1)), layout="constrained")

@@ -310,16 +310,8 @@ def render_pdf(
         "custom_metadata": False,  # don't copy arbitrary <meta> into /Info
     }
     with cyclic_gc_paused() if len(html) <= GC_PAUSE_MAX_HTML else nullcontext():
-        return _render(
-            html,
-            url_fetcher,
-            font_config,
-            options,
-            title=title,
-            author=author,
-            lang=lang,
-            subject=subject,
-        )
+        return _render(html, url_fetcher, font_config, options, title=title, author=author, lang=lang,
+                       subject=subject)
 
 
 def _render(html, url_fetcher, font_config, options, *, title, author, lang, subject) -> bytes:

@@ -137,14 +137,8 @@ def _multiply(m: Matrix, n: Matrix) -> Matrix:
     """m @ n: apply n first, then m."""
     a, b, c, d, e, f = m
     a2, b2, c2, d2, e2, f2 = n
-    return (
-        a * a2 + c * b2,
-        b * a2 + d * b2,
-        a * c2 + c * d2,
-        b * c2 + d * d2,
-        a * e2 + c * f2 + e,
-        b * e2 + d * f2 + f,
-    )
+    return (a * a2 + c * b2, b * a2 + d * b2, a * c2 + c * d2, b * c2 + d * d2,
+            a * e2 + c * f2 + e, b * e2 + d * f2 + f)
 
 
 def _parse_transform(text: str | None) -> Matrix:
@@ -153,7 +147,7 @@ def _parse_transform(text: str | None) -> Matrix:
         return matrix
     end = 0
     for match in _TRANSFORM.finditer(text):
-        if text[end : match.start()].strip(" ,\t\n"):
+        if text[end:match.start()].strip(" ,\t\n"):
             raise Unsupported(f"transform {text!r}")
         end = match.end()
         name = match.group(1)
@@ -170,9 +164,7 @@ def _parse_transform(text: str | None) -> Matrix:
             step = (cos, sin, -sin, cos, 0.0, 0.0)
             if len(args) == 3:
                 cx, cy = args[1], args[2]
-                step = _multiply(
-                    _multiply((1.0, 0.0, 0.0, 1.0, cx, cy), step), (1.0, 0.0, 0.0, 1.0, -cx, -cy)
-                )
+                step = _multiply(_multiply((1.0, 0.0, 0.0, 1.0, cx, cy), step), (1.0, 0.0, 0.0, 1.0, -cx, -cy))
         else:
             raise Unsupported(f"transform {name}")
         matrix = _multiply(matrix, step)
@@ -219,7 +211,7 @@ def _parse_path(d: str) -> Segments:
             raise Unsupported("path arguments")
         name = command
         for start in range(0, len(numbers), count):
-            chunk = numbers[start : start + count]
+            chunk = numbers[start:start + count]
             segments.append((name, tuple(zip(chunk[0::2], chunk[1::2], strict=True))))
             if name == "M":
                 name = "L"  # implicit lineto after the first pair
@@ -292,16 +284,8 @@ def _text_bbox(element: ET.Element, style: dict[str, str], m: Matrix) -> BBox:
     left = {"start": x, "middle": x - width / 2, "end": x - width}[anchor]
     corners = ((left, y - 1.2 * em), (left + width, y + 0.5 * em))
     a, b, c, d, e, f = m
-    xs = [
-        a * px + c * py + e
-        for px in (corners[0][0], corners[1][0])
-        for py in (corners[0][1], corners[1][1])
-    ]
-    ys = [
-        b * px + d * py + f
-        for px in (corners[0][0], corners[1][0])
-        for py in (corners[0][1], corners[1][1])
-    ]
+    xs = [a * px + c * py + e for px in (corners[0][0], corners[1][0]) for py in (corners[0][1], corners[1][1])]
+    ys = [b * px + d * py + f for px in (corners[0][0], corners[1][0]) for py in (corners[0][1], corners[1][1])]
     return (min(xs), min(ys), max(xs), max(ys))
 
 
@@ -311,17 +295,8 @@ def _text_bbox(element: ET.Element, style: dict[str, str], m: Matrix) -> BBox:
 class _Item:
     __slots__ = ("kind", "key", "style", "parts", "bbox", "attrib", "text", "mergeable")
 
-    def __init__(
-        self,
-        kind: str,
-        key: str,
-        style: str,
-        parts: list[str],
-        bbox: BBox,
-        attrib: dict[str, str] | None = None,
-        text: str = "",
-        mergeable: bool = True,
-    ) -> None:
+    def __init__(self, kind: str, key: str, style: str, parts: list[str], bbox: BBox,
+                 attrib: dict[str, str] | None = None, text: str = "", mergeable: bool = True) -> None:
         self.kind, self.key, self.style, self.parts, self.bbox = kind, key, style, parts, bbox
         self.attrib, self.text, self.mergeable = attrib or {}, text, mergeable
 
@@ -400,20 +375,10 @@ def _rewrite(svg: str) -> str:
         if rect is None:
             raise Unsupported("clip path that is not one rectangle")
         eps = 0.01
-        if (
-            rect[0] - eps <= bbox[0]
-            and rect[1] - eps <= bbox[1]
-            and bbox[2] <= rect[2] + eps
-            and bbox[3] <= rect[3] + eps
-        ):
+        if rect[0] - eps <= bbox[0] and rect[1] - eps <= bbox[1] and bbox[2] <= rect[2] + eps and bbox[3] <= rect[3] + eps:
             return None, bbox
         kept_clips[clip_id] = clip
-        return clip_id, (
-            max(bbox[0], rect[0]),
-            max(bbox[1], rect[1]),
-            min(bbox[2], rect[2]),
-            min(bbox[3], rect[3]),
-        )
+        return clip_id, (max(bbox[0], rect[0]), max(bbox[1], rect[1]), min(bbox[2], rect[2]), min(bbox[3], rect[3]))
 
     def shape(d: str, style: dict[str, str], m: Matrix, clip_id: str | None) -> None:
         parts: list[str] = []
@@ -424,30 +389,13 @@ def _rewrite(svg: str) -> str:
         clip_id, bbox = clip_for(clip_id, bbox)
         text = _style_attribute(style)
         if clip_id is not None:
-            add(
-                _Item(
-                    "path",
-                    "",
-                    text,
-                    [path],
-                    bbox,
-                    {"clip-path": f"url(#{clip_id})"},
-                    mergeable=False,
-                )
-            )
-        elif (
-            "opacity" in style
-            or "fill-opacity" in style
-            or "stroke-opacity" in style
-            or "stroke-dasharray" in style
-        ):
+            add(_Item("path", "", text, [path], bbox, {"clip-path": f"url(#{clip_id})"}, mergeable=False))
+        elif "opacity" in style or "fill-opacity" in style or "stroke-opacity" in style or "stroke-dasharray" in style:
             add(_Item("path", "", text, [path], bbox, mergeable=False))
         else:
             add(_Item("path", text, text, [path], bbox))
 
-    def walk(
-        element: ET.Element, m: Matrix, inherited: dict[str, str], clip_id: str | None
-    ) -> None:
+    def walk(element: ET.Element, m: Matrix, inherited: dict[str, str], clip_id: str | None) -> None:
         for child in element:
             tag = child.tag
             if not isinstance(tag, str):
@@ -456,7 +404,7 @@ def _rewrite(svg: str) -> str:
                 if element is root and tag.endswith("}metadata"):
                     continue
                 raise Unsupported(f"element {tag}")
-            name = tag[len(_S) :]
+            name = tag[len(_S):]
             if name in ("metadata", "clipPath"):
                 continue
             if name == "title" or name == "desc":
@@ -470,35 +418,18 @@ def _rewrite(svg: str) -> str:
                 continue
             if name in ("defs", "style"):
                 continue  # <style> was read above; what <use> and clip-path refer to is looked up by id
-            extra = set(child.attrib) - {
-                "id",
-                "style",
-                "transform",
-                "clip-path",
-                "d",
-                "x",
-                "y",
-                XLINK_HREF,
-                "href",
-            }
+            extra = set(child.attrib) - {"id", "style", "transform", "clip-path", "d", "x", "y", XLINK_HREF, "href"}
             if extra:
                 raise Unsupported(f"attributes {sorted(extra)} on {name}")
             style = {**inherited, **universal, **_parse_style(child.get("style"))}
             here = _multiply(m, _parse_transform(child.get("transform")))
             clip = _URL.search(child.get("clip-path", ""))
             if clip and here != IDENTITY:
-                raise Unsupported(
-                    "clip path under a transform"
-                )  # clip rects are compared in root units
+                raise Unsupported("clip path under a transform")  # clip rects are compared in root units
             here_clip = clip.group(1) if clip else clip_id
             if name == "g":
-                if (
-                    any(k in style for k in ("opacity", "filter", "mask"))
-                    or style.get("display") == "none"
-                ):
-                    raise Unsupported(
-                        "group opacity, filter, mask or display: none"
-                    )  # not inherited
+                if any(k in style for k in ("opacity", "filter", "mask")) or style.get("display") == "none":
+                    raise Unsupported("group opacity, filter, mask or display: none")  # not inherited
                 walk(child, here, style, here_clip)
             elif name == "path":
                 shape(child.get("d", ""), style, here, here_clip)
@@ -507,32 +438,16 @@ def _rewrite(svg: str) -> str:
                 target = definitions.get(ref)
                 if target is None or target.tag != f"{_S}path":
                     raise Unsupported(f"use of {ref!r}")
-                offset = (
-                    1.0,
-                    0.0,
-                    0.0,
-                    1.0,
-                    float(child.get("x", "0")),
-                    float(child.get("y", "0")),
-                )
+                offset = (1.0, 0.0, 0.0, 1.0, float(child.get("x", "0")), float(child.get("y", "0")))
                 used = _multiply(_multiply(here, offset), _parse_transform(target.get("transform")))
-                shape(
-                    target.get("d", ""),
-                    {**style, **_parse_style(target.get("style"))},
-                    used,
-                    here_clip,
-                )
+                shape(target.get("d", ""), {**style, **_parse_style(target.get("style"))}, used, here_clip)
             elif name == "text":
                 if len(child):
                     raise Unsupported("text with child elements")
                 attrib = {k: _fmt(float(v)) for k, v in child.attrib.items() if k in ("x", "y")}
                 bbox = _text_bbox(child, style, here)
                 anchor = style.get("text-anchor", "start")
-                if (
-                    anchor in ("middle", "end")
-                    and svg_text.active()
-                    and "text-anchor" not in child.attrib
-                ):
+                if anchor in ("middle", "end") and svg_text.active() and "text-anchor" not in child.attrib:
                     style = {k: v for k, v in style.items() if k != "text-anchor"}
                     attrib[svg_text.ANCHOR_ATTRIBUTE] = anchor
                 paint = _style_attribute(style)
@@ -557,18 +472,14 @@ def _rewrite(svg: str) -> str:
         label = (title.text or "").strip()
         if desc is not None and (desc.text or "").strip():
             label = f"{label}. {desc.text.strip()}" if label else desc.text.strip()
-        out.append(f"<title{_id_attr(title)}>{escape(label)}</title>")
+        out.append(f'<title{_id_attr(title)}>{escape(label)}</title>')
     if desc is not None:
-        out.append(f"<desc{_id_attr(desc)}>{escape(desc.text or '')}</desc>")
+        out.append(f'<desc{_id_attr(desc)}>{escape(desc.text or "")}</desc>')
     if kept_clips:
         out.append("<defs>")
         for clip_id, clip in kept_clips.items():
             rect = clip[0]
-            attrs = "".join(
-                f" {k}={quoteattr(rect.get(k))}"
-                for k in ("x", "y", "width", "height")
-                if rect.get(k)
-            )
+            attrs = "".join(f" {k}={quoteattr(rect.get(k))}" for k in ("x", "y", "width", "height") if rect.get(k))
             out.append(f"<clipPath id={quoteattr(clip_id)}><rect{attrs}/></clipPath>")
         out.append("</defs>")
     for item in items:
@@ -583,3 +494,4 @@ def _rewrite(svg: str) -> str:
 
 def _id_attr(element: ET.Element) -> str:
     return f" id={quoteattr(element.get('id'))}" if element.get("id") else ""
+

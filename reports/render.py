@@ -26,35 +26,19 @@ log = logging.getLogger(__name__)
 # WeasyPrint warns about every SVG presentation property it styles itself (matplotlib's
 # inline styles); refused URLs and real failures are logged at ERROR and still show.
 logging.getLogger("weasyprint").setLevel(logging.ERROR)
-REPORT_METRICS = (
-    "selection_rate",
-    "false_positive_rate",
-    "false_negative_rate",
-    "true_positive_rate",
-)
+REPORT_METRICS = ("selection_rate", "false_positive_rate", "false_negative_rate", "true_positive_rate")
 AUTHOR = "AI Oversight Registry"
 
 
 def _pdf(html: str, *, title: str, subject: str) -> bytes:
-    return render_pdf(
-        html,
-        static_root=Path(current_app.static_folder),
-        title=title,
-        author=AUTHOR,
-        lang="en",
-        subject=subject,
-    )
+    return render_pdf(html, static_root=Path(current_app.static_folder), title=title, author=AUTHOR,
+                      lang="en", subject=subject)
 
 
 def _print_charts(data: dict[str, Any]) -> dict[str, Any]:
     """``data`` with each bias check's charts replaced by their lean print copies."""
-    return {
-        **data,
-        "bias_checks": [
-            {**check, "charts": {metric: print_svg(svg) for metric, svg in check["charts"].items()}}
-            for check in data["bias_checks"]
-        ],
-    }
+    return {**data, "bias_checks": [{**check, "charts": {metric: print_svg(svg) for metric, svg in check["charts"].items()}}
+                                    for check in data["bias_checks"]]}
 
 
 def pilot_report_html(pilot: Pilot, *, preview: bool) -> tuple[str, dict[str, Any]]:
@@ -63,14 +47,9 @@ def pilot_report_html(pilot: Pilot, *, preview: bool) -> tuple[str, dict[str, An
     if not preview:
         data = _print_charts(data)
     html = render_template(
-        "reports/pilot_report.html",
-        data=data,
-        verification=verification,
-        preview=preview,
-        metric_labels=METRIC_NAMES,
-        report_metrics=REPORT_METRICS,
-        doc_title=f"Accountability report: {pilot.name}",
-        doc_author=AUTHOR,
+        "reports/pilot_report.html", data=data, verification=verification, preview=preview,
+        metric_labels=METRIC_NAMES, report_metrics=REPORT_METRICS,
+        doc_title=f"Accountability report: {pilot.name}", doc_author=AUTHOR,
         doc_subject=f"AI accountability report for {pilot.name} ({pilot.agency})",
         back_url=url_for("catalog.pilot_detail", pilot_id=pilot.id),
         pdf_url=url_for("reports.pilot_report_pdf", pilot_id=pilot.id),
@@ -80,66 +59,34 @@ def pilot_report_html(pilot: Pilot, *, preview: bool) -> tuple[str, dict[str, An
 
 def pilot_report_pdf(pilot: Pilot) -> bytes:
     html, _ = pilot_report_html(pilot, preview=False)
-    return _pdf(
-        html,
-        title=f"Accountability report: {pilot.name}",
-        subject=f"AI accountability report for {pilot.name}",
-    )
+    return _pdf(html, title=f"Accountability report: {pilot.name}",
+                subject=f"AI accountability report for {pilot.name}")
 
 
 def _charts(pf: dict[str, Any]) -> list[dict[str, Any]]:
     specs = [
-        (
-            "tier",
-            "Pilots by risk tier",
-            "Risk tier",
-            [
-                (f"Tier {r['value']}" if r["value"] else "Not assessed", r["count"])
-                for r in pf["by_tier"]
-            ],
-        ),
-        (
-            "stage",
-            "Pilots by stage",
-            "Stage",
-            [(STAGE_LABELS[r["value"]], r["count"]) for r in pf["by_stage"]],
-        ),
-        (
-            "status",
-            "Pilots by review status",
-            "Review status",
-            [(REVIEW_STATUS_LABELS[r["value"]], r["count"]) for r in pf["by_status"]],
-        ),
+        ("tier", "Pilots by risk tier", "Risk tier",
+         [(f"Tier {r['value']}" if r["value"] else "Not assessed", r["count"]) for r in pf["by_tier"]]),
+        ("stage", "Pilots by stage", "Stage", [(STAGE_LABELS[r["value"]], r["count"]) for r in pf["by_stage"]]),
+        ("status", "Pilots by review status", "Review status",
+         [(REVIEW_STATUS_LABELS[r["value"]], r["count"]) for r in pf["by_status"]]),
     ]
-    return [
-        {
-            "key": key,
-            "title": title,
-            "label": label,
-            "rows": rows,
-            "svg": bar_chart_svg(key, title, [r[0] for r in rows], [r[1] for r in rows]),
-        }
-        for key, title, label, rows in specs
-    ]
+    return [{"key": key, "title": title, "label": label, "rows": rows,
+             "svg": bar_chart_svg(key, title, [r[0] for r in rows], [r[1] for r in rows])}
+            for key, title, label, rows in specs]
 
 
 def dashboard_blocks(pf: dict[str, Any]) -> list[dict[str, Any]]:
     """Charts whose every count links to the filtered pilot list."""
     blocks = []
-    filters = {
-        "tier": ("risk_tier", [r["value"] for r in pf["by_tier"]]),
-        "stage": ("stage", [r["value"] for r in pf["by_stage"]]),
-        "status": ("review_status", [r["value"] for r in pf["by_status"]]),
-    }
+    filters = {"tier": ("risk_tier", [r["value"] for r in pf["by_tier"]]),
+               "stage": ("stage", [r["value"] for r in pf["by_stage"]]),
+               "status": ("review_status", [r["value"] for r in pf["by_status"]])}
     for chart in _charts(pf):
         field, values = filters[chart["key"]]
         rows = []
         for (label, count), value in zip(chart["rows"], values, strict=True):
-            url = (
-                url_for("catalog.pilot_list", **{field: value})
-                if value
-                else url_for("catalog.pilot_list")
-            )
+            url = url_for("catalog.pilot_list", **{field: value}) if value else url_for("catalog.pilot_list")
             rows.append({"label": label, "count": count, "url": url})
         blocks.append({**chart, "rows": rows})
     return blocks
@@ -153,19 +100,13 @@ def _summaries(pf: dict[str, Any]) -> dict[int, dict[str, Any]]:
         check = pf["latest_checks"].get(pilot.id)
         decisions = workflow.decisions_for(pilot)
         summaries[pilot.id] = {
-            "summary": snapshot["summary"],
-            "policy": snapshot["policy_version_label"],
+            "summary": snapshot["summary"], "policy": snapshot["policy_version_label"],
             "blocking": compliance.blocking_titles(snapshot),
             "check": check,
-            "findings": [
-                f for f in (check.findings or []) if f.get("verdict") in ("fail", "inconclusive")
-            ][:3]
-            if check
-            else [],
+            "findings": [f for f in (check.findings or []) if f.get("verdict") in ("fail", "inconclusive")][:3]
+            if check else [],
             "decision": decisions[0] if decisions else None,
-            "open_conditions": sum(
-                1 for c in workflow.conditions_for(pilot) if c.state(today) != "met"
-            ),
+            "open_conditions": sum(1 for c in workflow.conditions_for(pilot) if c.state(today) != "met"),
         }
     return summaries
 
@@ -177,40 +118,24 @@ def board_packet_html(since: dt.date | None, *, preview: bool) -> str:
     if not preview:
         charts = [{**chart, "svg": print_svg(chart["svg"])} for chart in charts]
     digest_input = {
-        "since": pf["since"],
-        "counts": [pf["by_tier"], pf["by_stage"], pf["by_status"]],
-        "pilots": [
-            {
-                "id": p.id,
-                "version": p.version,
-                "summary": summaries[p.id]["summary"],
-                "check": summaries[p.id]["check"].id if summaries[p.id]["check"] else None,
-            }
-            for p in pf["pilots_by_priority"]
-        ],
+        "since": pf["since"], "counts": [pf["by_tier"], pf["by_stage"], pf["by_status"]],
+        "pilots": [{"id": p.id, "version": p.version, "summary": summaries[p.id]["summary"],
+                    "check": summaries[p.id]["check"].id if summaries[p.id]["check"] else None}
+                   for p in pf["pilots_by_priority"]],
         "decisions": [row["decision"].id for row in pf["decisions"]],
     }
     return render_template(
-        "reports/board_packet.html",
-        portfolio=pf,
-        summaries=summaries,
-        charts=charts,
-        verification=report_data.verification(digest_input),
-        preview=preview,
-        doc_title="AI portfolio board packet",
-        doc_author=AUTHOR,
+        "reports/board_packet.html", portfolio=pf, summaries=summaries, charts=charts,
+        verification=report_data.verification(digest_input), preview=preview,
+        doc_title="AI portfolio board packet", doc_author=AUTHOR,
         doc_subject=f"Governance board packet, decisions since {pf['since']}",
-        back_url=url_for("reports.dashboard"),
-        pdf_url=url_for("reports.board_packet_pdf"),
+        back_url=url_for("reports.dashboard"), pdf_url=url_for("reports.board_packet_pdf"),
     )
 
 
 def board_packet_pdf(since: dt.date | None) -> bytes:
-    return _pdf(
-        board_packet_html(since, preview=False),
-        title="AI portfolio board packet",
-        subject="Governance board packet",
-    )
+    return _pdf(board_packet_html(since, preview=False), title="AI portfolio board packet",
+                subject="Governance board packet")
 
 
 def board_packet_csv(since: dt.date | None) -> str:
@@ -219,58 +144,20 @@ def board_packet_csv(since: dt.date | None) -> str:
     summaries = _summaries(pf)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(
-        [
-            "pilot_id",
-            "use_case_id",
-            "name",
-            "agency",
-            "owner_email",
-            "risk_tier",
-            "risk_tier_source",
-            "stage",
-            "review_status",
-            "is_high_impact",
-            "next_review_at",
-            "review_due_since",
-            "checklist_met",
-            "checklist_unmet",
-            "checklist_waived",
-            "latest_bias_verdict",
-            "open_conditions",
-            "overdue_conditions",
-            "last_decision",
-            "last_decision_at",
-        ]
-    )
+    writer.writerow(["pilot_id", "use_case_id", "name", "agency", "owner_email", "risk_tier", "risk_tier_source",
+                     "stage", "review_status", "is_high_impact", "next_review_at", "review_due_since",
+                     "checklist_met", "checklist_unmet", "checklist_waived", "latest_bias_verdict",
+                     "open_conditions", "overdue_conditions", "last_decision", "last_decision_at"])
     for p in pf["pilots_by_priority"]:
         s = summaries[p.id]
-        writer.writerow(
-            safe_row(
-                [
-                    p.id,
-                    p.use_case_id or "",
-                    p.name,
-                    p.agency,
-                    p.owner_email,
-                    p.risk_tier or "",
-                    p.risk_tier_source or "",
-                    p.stage,
-                    p.review_status,
-                    p.is_high_impact or "",
-                    p.next_review_at or "",
-                    p.review_due_since or "",
-                    s["summary"]["met"],
-                    s["summary"]["unmet"],
-                    s["summary"]["waived"],
-                    s["check"].verdict if s["check"] else "",
-                    s["open_conditions"],
-                    pf["overdue_by_pilot"].get(p.id, 0),
-                    s["decision"].decision if s["decision"] else "",
-                    s["decision"].decided_at.date().isoformat() if s["decision"] else "",
-                ]
-            )
-        )
+        writer.writerow(safe_row([
+            p.id, p.use_case_id or "", p.name, p.agency, p.owner_email, p.risk_tier or "", p.risk_tier_source or "",
+            p.stage, p.review_status, p.is_high_impact or "", p.next_review_at or "", p.review_due_since or "",
+            s["summary"]["met"], s["summary"]["unmet"], s["summary"]["waived"],
+            s["check"].verdict if s["check"] else "", s["open_conditions"], pf["overdue_by_pilot"].get(p.id, 0),
+            s["decision"].decision if s["decision"] else "",
+            s["decision"].decided_at.date().isoformat() if s["decision"] else "",
+        ]))
     return out.getvalue()
 
 
@@ -290,57 +177,29 @@ def model_card(pilot: Pilot) -> dict[str, Any]:
     latest = bias_checks.latest_succeeded(pilot)
     assessment = service.latest_assessment(pilot)
     version, checklist = service.compliance(pilot)
-    return jsonable(
-        {
-            "model_details": {
-                "name": pilot.name,
-                "agency": pilot.agency,
-                "owner": pilot.owner_email,
-                "vendor": pilot.vendor_name,
-                "technique": pilot.classification,
-                "development": pilot.contracting_usage,
-                "stage": pilot.stage,
-                "inventory_id": pilot.use_case_id,
-            },
-            "intended_use": {
-                "purpose": pilot.purpose,
-                "benefits": pilot.benefits,
-                "outputs": pilot.system_outputs,
-                "high_impact": pilot.is_high_impact,
-                "high_impact_justification": pilot.hi_justification,
-            },
-            "factors": {
-                "demographic_features": pilot.demographic_features,
-                "sensitive_features_evaluated": latest.sensitive_features if latest else [],
-            },
-            "metrics": {
-                "bias_check_id": latest.id if latest else None,
-                "overall": (latest.results or {}).get("overall") if latest else None,
-                "disparities": (latest.results or {}).get("disparities") if latest else None,
-            },
-            "evaluation_data": {
-                "file": latest.filename if latest else None,
-                "sha256": latest.sha256 if latest else None,
-                "rows": latest.n_rows if latest else None,
-            },
-            "quantitative_analyses": {
-                "verdict": latest.verdict if latest else None,
-                "findings": latest.findings if latest else [],
-            },
-            "ethical_considerations": {
-                "risk_tier": pilot.risk_tier,
-                "risk_tier_source": pilot.risk_tier_source,
-                "impact_level": assessment.impact_level if assessment else None,
-                "data_sources": [
-                    {"name": s.name, "flags": s.sensitivity_flags} for s in pilot.data_sources
-                ],
-            },
-            "caveats_and_recommendations": {
-                "policy_version": version.label,
-                "unmet_requirements": [i.title for i in checklist.blocking()],
-                "review_status": pilot.review_status,
-                "next_review_at": pilot.next_review_at,
-            },
-            "tiers": list(RISK_TIERS),
-        }
-    )
+    return jsonable({
+        "model_details": {"name": pilot.name, "agency": pilot.agency, "owner": pilot.owner_email,
+                          "vendor": pilot.vendor_name, "technique": pilot.classification,
+                          "development": pilot.contracting_usage, "stage": pilot.stage,
+                          "inventory_id": pilot.use_case_id},
+        "intended_use": {"purpose": pilot.purpose, "benefits": pilot.benefits, "outputs": pilot.system_outputs,
+                         "high_impact": pilot.is_high_impact, "high_impact_justification": pilot.hi_justification},
+        "factors": {"demographic_features": pilot.demographic_features,
+                    "sensitive_features_evaluated": latest.sensitive_features if latest else []},
+        "metrics": {"bias_check_id": latest.id if latest else None,
+                    "overall": (latest.results or {}).get("overall") if latest else None,
+                    "disparities": (latest.results or {}).get("disparities") if latest else None},
+        "evaluation_data": {"file": latest.filename if latest else None, "sha256": latest.sha256 if latest else None,
+                            "rows": latest.n_rows if latest else None},
+        "quantitative_analyses": {"verdict": latest.verdict if latest else None,
+                                  "findings": latest.findings if latest else []},
+        "ethical_considerations": {"risk_tier": pilot.risk_tier, "risk_tier_source": pilot.risk_tier_source,
+                                   "impact_level": assessment.impact_level if assessment else None,
+                                   "data_sources": [{"name": s.name, "flags": s.sensitivity_flags}
+                                                    for s in pilot.data_sources]},
+        "caveats_and_recommendations": {"policy_version": version.label,
+                                        "unmet_requirements": [i.title for i in checklist.blocking()],
+                                        "review_status": pilot.review_status,
+                                        "next_review_at": pilot.next_review_at},
+        "tiers": list(RISK_TIERS),
+    })

@@ -63,11 +63,7 @@ def _simple_text_node(svg, node, font_size) -> bool:
     for name in ("x", "y"):
         if name in node.attrib and len(normalize(node.attrib[name]).strip().split(" ")) != 1:
             return False
-    if node.get("direction") == "rtl" or node.get("writing-mode", "horizontal-tb") not in (
-        "horizontal-tb",
-        "lr",
-        "lr-tb",
-    ):
+    if node.get("direction") == "rtl" or node.get("writing-mode", "horizontal-tb") not in ("horizontal-tb", "lr", "lr-tb"):
         return False
     if ANCHOR_ATTRIBUTE in node.attrib and node.get("text-anchor", "start") != "start":
         return False  # both: leave it to upstream (which ignores ours)
@@ -92,9 +88,7 @@ def _make_handler(original):
         style = Style()
         style.update(INITIAL_VALUES)
         style.font_config = svg.font_config
-        style["font_family"] = [
-            font.strip("\"'") for font in node.get("font-family", "sans-serif").split(",")
-        ]
+        style["font_family"] = [font.strip("\"'") for font in node.get("font-family", "sans-serif").split(",")]
         style["font_style"] = node.get("font-style", "normal")
         style["font_weight"] = node.get("font-weight", 400)
         style["font_size"] = font_size
@@ -110,9 +104,7 @@ def _make_handler(original):
             except ValueError:
                 style["font_weight"] = 400
 
-        layout, _, _, width, height, baseline = split_first_line(
-            node.text, style, svg.context, inf, 0
-        )
+        layout, _, _, width, height, baseline = split_first_line(node.text, style, svg.context, inf, 0)
 
         x = y = None
         if "x" in node.attrib:
@@ -133,13 +125,7 @@ def _make_handler(original):
             y_align = -height
         elif alignment_baseline in ("central", "middle"):
             y_align = (ascent + descent) / 2 - descent
-        elif alignment_baseline in (
-            "text-before-edge",
-            "before_edge",
-            "top",
-            "hanging",
-            "text-top",
-        ):
+        elif alignment_baseline in ("text-before-edge", "before_edge", "top", "hanging", "text-top"):
             y_align = ascent
         elif alignment_baseline in ("text-after-edge", "after_edge", "bottom", "text-bottom"):
             y_align = -descent
@@ -158,11 +144,7 @@ def _make_handler(original):
         y_position = y + svg.cursor_d_position[1] + y_align
         node.text_bounding_box = extend_bounding_box(
             node.text_bounding_box,
-            (
-                (x_position, y_position - baseline),
-                (x_position + width, y_position - baseline + height),
-            ),
-        )
+            ((x_position, y_position - baseline), (x_position + width, y_position - baseline + height)))
 
         svg.stream.push_state()
         fill, stroke = svg.set_graphical_state(node, font_size)
@@ -171,9 +153,7 @@ def _make_handler(original):
         svg.fill_stroke(fill, stroke, text=True)
         text_box = TextBox(layout, style)
         text_box.baseline = baseline
-        emojis = draw_first_line(
-            svg.stream, text_box, "none", "none", Matrix(a=1, d=-1, e=x_position, f=y_position)
-        )
+        emojis = draw_first_line(svg.stream, text_box, "none", "none", Matrix(a=1, d=-1, e=x_position, f=y_position))
         svg.stream.end_text()
         svg.stream.pop_state()
         draw_emojis(svg.stream, style, x, y, emojis)
@@ -200,10 +180,8 @@ def install() -> bool:
         major = None
     original = weasy_svg.TAGS.get("text")
     if major not in SUPPORTED_MAJOR_VERSIONS or original is not weasy_text.text:
-        LOGGER.info(
-            "WeasyPrint %s: SVG text is drawn letter by letter (no whole-run handler)",
-            getattr(weasyprint, "__version__", "?"),
-        )
+        LOGGER.info("WeasyPrint %s: SVG text is drawn letter by letter (no whole-run handler)",
+                    getattr(weasyprint, "__version__", "?"))
         return False
     handler = _make_handler(original)
     # draw_node() recognises text nodes by ``TAGS.get(node.tag) == text`` (the module

@@ -13,13 +13,8 @@ from registry.errors import ValidationFailed
 from reports import data as report_data
 from reports import render
 
-bp = Blueprint(
-    "reports",
-    __name__,
-    template_folder="templates",
-    static_folder="static/reports",
-    static_url_path="/static/reports",
-)
+bp = Blueprint("reports", __name__, template_folder="templates", static_folder="static/reports",
+               static_url_path="/static/reports")
 
 
 def parse_since(raw: str | None) -> dt.date | None:
@@ -29,10 +24,8 @@ def parse_since(raw: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(raw)
     except ValueError:
-        raise ValidationFailed(
-            "since must be a date like 2026-01-31.",
-            {"since": [f"{raw!r} is not a valid date (YYYY-MM-DD)."]},
-        ) from None
+        raise ValidationFailed("since must be a date like 2026-01-31.",
+                               {"since": [f"{raw!r} is not a valid date (YYYY-MM-DD)."]}) from None
 
 
 def pdf_response(pdf: bytes, filename: str) -> Response:
@@ -81,9 +74,7 @@ def board_packet():
 def board_packet_pdf():
     """Download the board packet as PDF."""
     authorize(current_user, "dashboard.read")
-    return pdf_response(
-        render.board_packet_pdf(parse_since(request.args.get("since"))), "board-packet.pdf"
-    )
+    return pdf_response(render.board_packet_pdf(parse_since(request.args.get("since"))), "board-packet.pdf")
 
 
 @bp.get("/reports/board-packet.csv")
@@ -92,8 +83,5 @@ def board_packet_csv():
     """Download the board packet's per-pilot table as CSV."""
     authorize(current_user, "dashboard.read")
     body = render.board_packet_csv(parse_since(request.args.get("since")))
-    return Response(
-        body,
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="board-packet.csv"'},
-    )
+    return Response(body, mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="board-packet.csv"'})

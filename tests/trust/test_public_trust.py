@@ -349,7 +349,7 @@ def test_field_level_withholding_never_leaks_on_any_public_output(
     outputs = {
         "csv": client.get("/api/v1/inventory.csv").get_data(as_text=True),
         "json": client.get("/api/v1/inventory.json").get_data(as_text=True),
-        "page": client.get(f"/inventory?q=benefits").get_data(as_text=True),
+        "page": client.get("/inventory?q=benefits").get_data(as_text=True),
         "permalink": client.get(f"/inventory/{key}").get_data(as_text=True),
         "history": client.get("/api/v1/inventory/history.csv").get_data(as_text=True),
         "diff_csv": client.get(
