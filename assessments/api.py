@@ -163,6 +163,15 @@ class PilotBiasChecks(MethodView):
         return check
 
 
+@blp.route("/bias-checks/limits")
+class BiasCheckLimits(MethodView):
+    @blp.response(200, schemas.BiasCheckLimitsSchema)
+    def get(self):
+        """The server's limits for a bias check, so that a client can refuse work early."""
+        authorize(api_user(), "pilot.read")
+        return bias_checks.limits()
+
+
 @blp.route("/bias-checks/<int:check_id>")
 class BiasCheckById(MethodView):
     @blp.response(200, schemas.BiasCheckSchema)

@@ -61,6 +61,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from assessments import bias_aggregates
 from assessments.metrics import (
     CHUNK_ROWS,
     MAX_GROUPS,
@@ -68,6 +69,7 @@ from assessments.metrics import (
     chunked_take,
     encode_groups,
     observed_groups,
+    overlapping_bins,
     small_int_dtype,
 )
 from registry.errors import PayloadTooLarge, ValidationFailed
@@ -577,11 +579,11 @@ def _explain_csv_error(
                 try:
                     float(value)
                 except ValueError:
-                    return _fail(
-                        col,
-                        f"Row {row}: {_quote(value)} is not a number; the column must hold "
-                        "numbers.",
+                    message = (
+                        f"Row {row}, column {col!r}: {_quote(value)} is not a number; the column "
+                        "must hold numbers."
                     )
+                    return ValidationFailed(message, errors={col: message, f"row {row}": message})
     return _fail("file", f"The file could not be read as CSV: {message.splitlines()[0]}")
 
 
@@ -757,6 +759,11 @@ class Prepared:
         Canonical form of the positive label.
     negative_labels : dict of str to str or None
         The other label found in each label column.
+    frequency : numpy.ndarray of int64 or None
+        Aggregated input: how many rows each kept row stands for (all positive); ``n_rows``
+        and ``n_rows_dropped`` are then sums of these counts.
+    y_score_bins : pair of numpy.ndarray or None
+        Binned scores ``(low, high)`` of the kept rows, instead of ``y_score``.
     """
 
     y_true: np.ndarray
@@ -770,6 +777,8 @@ class Prepared:
     columns: dict[str, str] = field(default_factory=dict)
     positive_label: str = "1"
     negative_labels: dict[str, str | None] = field(default_factory=dict)
+    frequency: np.ndarray | None = None
+    y_score_bins: tuple[np.ndarray, np.ndarray] | None = None
     _group_codes: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -798,6 +807,8 @@ class Prepared:
             y_pred=self.y_pred,
             sensitive_features=self.features,
             y_score=self.y_score,
+            frequency=self.frequency,
+            y_score_bins=self.y_score_bins,
             **kwargs,
         )
 
@@ -870,6 +881,9 @@ def prepare(
     sensitive_features: Sequence[str],
     y_score: str | None = None,
     positive_label: Any = "1",
+    frequency: str | None = None,
+    total_rows: int | None = None,
+    y_score_bins: tuple[str, str] | None = None,
 ) -> Prepared:
     """Validate a column mapping and turn a table into metric inputs.
 
@@ -888,6 +902,16 @@ def prepare(
     positive_label : str, int, float or bool, default ``"1"``
         The label value that means "positive" in both label columns, compared in canonical
         text form (see the module documentation).
+    frequency : str, optional
+        Column of non-negative whole row counts (aggregated input): a row with count k stands
+        for k identical rows; a row with count 0 stands for none and is left out. Counts,
+        dropped rows and every result are then those of the expanded rows.
+        Two rows may not hold the same cell (the same values in every other column).
+    total_rows : int, optional
+        The total the frequencies must add up to (checked when ``frequency`` is given).
+    y_score_bins : pair of str, optional
+        Columns with each row's score bin ``[low, high)``, instead of ``y_score``; two
+        distinct bins may not overlap.
 
     Returns
     -------
@@ -916,6 +940,10 @@ def prepare(
     roles = {"y_true": y_true, "y_pred": y_pred}
     if y_score is not None:
         roles["y_score"] = y_score
+    if y_score_bins is not None:
+        roles["y_score_low"], roles["y_score_high"] = y_score_bins
+    if frequency is not None:
+        roles["frequency"] = frequency
     used = list(roles.values()) + features
     for role, col in roles.items():
         if used.count(col) > 1:
@@ -951,10 +979,42 @@ def prepare(
     if y_score is not None:
         score = _score_array(df[y_score], y_score)
         missing_by_column[y_score] = _mark_missing(missing, score, np.isnan)
-    n_dropped = int(missing.sum())
-    keep = ~missing if n_dropped else None
-    n_kept = n - n_dropped
+    bins: tuple[np.ndarray, np.ndarray] | None = None
+    if y_score_bins is not None:
+        bins = (
+            _score_array(df[y_score_bins[0]], y_score_bins[0]),
+            _score_array(df[y_score_bins[1]], y_score_bins[1]),
+        )
+        for col, values in zip(y_score_bins, bins, strict=True):
+            missing_by_column[col] = _mark_missing(missing, values, np.isnan)
+
+    # ---- aggregated input: counts, one row per cell, the declared total ----
+    weights: np.ndarray | None = None
+    if frequency is not None:
+        weights = bias_aggregates.frequency_counts(df[frequency], frequency)
+        cells = {col: _canonical_ids(coded[col][0], coded[col][2]) for col in coded}
+        if score is not None and y_score is not None:
+            cells[y_score] = score
+        if bins is not None and y_score_bins is not None:
+            cells[y_score_bins[0]], cells[y_score_bins[1]] = bins
+        bias_aggregates.check_duplicate_cells(cells)
+        bias_aggregates.check_total(weights, total_rows, frequency)
+        # a row that stands for no row is left out (it is not a dropped row)
+        missing_by_column = {
+            col: _weighted_count(missing_in_column, weights)
+            for col, missing_in_column in _missing_masks(coded, score, bins, y_score, y_score_bins)
+        }
+        excluded = missing | (weights == 0)
+        n_dropped = _weighted_count(missing, weights)
+        n_kept = int(weights.sum()) - n_dropped
+        keep = ~excluded if excluded.any() else None
+    else:
+        n_dropped = int(missing.sum())
+        keep = ~missing if n_dropped else None
+        n_kept = n - n_dropped
     if n_kept == 0:
+        if weights is not None and not n_dropped:
+            raise _fail("file", "Every frequency is 0: the file stands for no rows.")
         raise _fail(
             "file",
             f"No rows are left after dropping {n_dropped:,} rows with missing values "
@@ -1009,6 +1069,27 @@ def prepare(
                 f"{float(score.max()):g} (first outside the range: row {row}, "
                 f"{float(score[first]):g})."
             )
+    if bins is not None and y_score_bins is not None:
+        low, high = kept(bins[0]), kept(bins[1])
+        bins = (low, high)
+        bad = (low < 0) | (low > 1) | (high <= low)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            row = row_number(first)
+            message = (
+                f"Row {row}: the score bin [{low[first]:g}, {high[first]:g}) is not valid; a bin "
+                "needs 0 <= low <= 1 and high above low."
+            )
+            raise ValidationFailed(message, errors={f"row {row}": message})
+        pair = overlapping_bins(low, high)
+        if pair is not None:
+            rows = [row_number(i) for i in pair]
+            message = (
+                f"Rows {rows[0]} and {rows[1]} hold overlapping score bins "
+                f"[{low[pair[0]]:g}, {high[pair[0]]:g}) and [{low[pair[1]]:g}, "
+                f"{high[pair[1]]:g}); two bins must be identical or not overlap."
+            )
+            raise ValidationFailed(message, errors={f"row {r}": message for r in rows})
 
     # ---- sensitive features ----
     frame: dict[str, pd.Categorical] = {}
@@ -1074,7 +1155,42 @@ def prepare(
         columns=columns,
         positive_label=positive,
         negative_labels=negatives,
+        frequency=kept(weights) if weights is not None else None,
+        y_score_bins=bins,
     )
+
+
+def _canonical_ids(codes: np.ndarray, canon: list[str | None]) -> np.ndarray:
+    """Each row's canonical value as a small integer (missing = -1), for comparing cells."""
+    ids: dict[str, int] = {}
+    lookup = np.array(
+        [ids.setdefault(c, len(ids)) if c is not None else -1 for c in canon] + [-1],
+        dtype=np.int64,
+    )
+    return chunked_take(lookup, codes)
+
+
+def _missing_masks(
+    coded: dict[str, tuple[np.ndarray, list[Any], list[str | None]]],
+    score: np.ndarray | None,
+    bins: tuple[np.ndarray, np.ndarray] | None,
+    y_score: str | None,
+    y_score_bins: tuple[str, str] | None,
+) -> Iterator[tuple[str, np.ndarray]]:
+    """(column, rows where it is missing) for each used column."""
+    for col, (codes, _uniques, canon) in coded.items():
+        is_missing = np.array([c is None for c in canon] + [True])
+        yield col, chunked_take(is_missing, codes)
+    if score is not None and y_score is not None:
+        yield y_score, np.isnan(score)
+    if bins is not None and y_score_bins is not None:
+        for col, values in zip(y_score_bins, bins, strict=True):
+            yield col, np.isnan(values)
+
+
+def _weighted_count(mask: np.ndarray, weights: np.ndarray) -> int:
+    """How many rows the masked aggregated rows stand for."""
+    return int(weights[mask].sum())
 
 
 def _mark_missing(missing: np.ndarray, values: np.ndarray, test: Any) -> int:

@@ -70,7 +70,9 @@ def seed_review(pilot, users) -> None:
     from assessments import workflow
     from registry.demo_data import PILOTS
 
-    target = next((p["review_status"] for p in PILOTS if p["use_case_id"] == pilot.use_case_id), "draft")
+    target = next(
+        (p["review_status"] for p in PILOTS if p["use_case_id"] == pilot.use_case_id), "draft"
+    )
     if target == "draft" or workflow.decisions_for(pilot) or pilot.review_status != "draft":
         return
     caio = users["caio@demo.gov"]
@@ -78,22 +80,41 @@ def seed_review(pilot, users) -> None:
     if target == "submitted":
         return
     _, checklist = service.compliance(pilot)
-    waivers = [{"item_id": item.id, "justification": "Accepted for the pilot phase; the team will "
-                "provide it before the next review, and the CAIO checks in monthly."}
-               for item in checklist.blocking()]
+    waivers = [
+        {
+            "item_id": item.id,
+            "justification": "Accepted for the pilot phase; the team will "
+            "provide it before the next review, and the CAIO checks in monthly.",
+        }
+        for item in checklist.blocking()
+    ]
     import datetime as dt
 
     decision = {
-        "approved": {"decision": "approve", "rationale": "Benefits outweigh the residual risk.", "waivers": waivers},
-        ReviewStatus.APPROVED_WITH_CONDITIONS: {
-            "decision": "approve_with_conditions", "rationale": "Proceed under the conditions below.",
+        "approved": {
+            "decision": "approve",
+            "rationale": "Benefits outweigh the residual risk.",
             "waivers": waivers,
-            "conditions": [{"text": "Publish a plain-language notice on the agency website.",
-                            "due_date": dt.date.today() + dt.timedelta(days=45)}],
         },
-        ReviewStatus.CHANGES_REQUESTED: {"decision": "request_changes",
-                              "rationale": "Add an appeal process and the vendor's validation study."},
-        "rejected": {"decision": "reject", "rationale": "The data does not represent the people served."},
+        ReviewStatus.APPROVED_WITH_CONDITIONS: {
+            "decision": "approve_with_conditions",
+            "rationale": "Proceed under the conditions below.",
+            "waivers": waivers,
+            "conditions": [
+                {
+                    "text": "Publish a plain-language notice on the agency website.",
+                    "due_date": dt.date.today() + dt.timedelta(days=45),
+                }
+            ],
+        },
+        ReviewStatus.CHANGES_REQUESTED: {
+            "decision": "request_changes",
+            "rationale": "Add an appeal process and the vendor's validation study.",
+        },
+        "rejected": {
+            "decision": "reject",
+            "rationale": "The data does not represent the people served.",
+        },
     }[target]
     workflow.decide(pilot, decision, caio)
 

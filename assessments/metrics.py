@@ -76,6 +76,7 @@ __all__ = [
     "CELL_ORDER",
     "COUNT_METRICS",
     "MAX_GROUPS",
+    "MAX_TOTAL_ROWS",
     "MAX_UNDEFINED_FRACTION",
     "CHUNK_ROWS",
     "SUMMARY_KEYS",
@@ -87,6 +88,7 @@ __all__ = [
     "encode_groups",
     "metrics_from_cells",
     "observed_groups",
+    "overlapping_bins",
     "small_int_dtype",
 ]
 
@@ -160,7 +162,11 @@ _AUC_UNDEFINED = "the group has only one outcome class, so ROC AUC is undefined"
 
 
 def confusion_cells(
-    y_true: np.ndarray, y_pred: np.ndarray, group_codes: np.ndarray, n_groups: int
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    group_codes: np.ndarray,
+    n_groups: int,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Count the confusion cells of each group.
 
@@ -174,6 +180,8 @@ def confusion_cells(
         Group of each row, in ``range(n_groups)``.
     n_groups : int
         Number of groups.
+    weights : numpy.ndarray of int, shape (n_rows,), optional
+        How many identical rows each row stands for (aggregated input); 1 each by default.
 
     Returns
     -------
@@ -184,7 +192,7 @@ def confusion_cells(
     yt = np.asarray(y_true)
     yp = np.asarray(y_pred)
     dtype = np.int64 if n_groups * 4 >= 2**31 else np.int32
-    counts = np.zeros(n_groups * 4, dtype=np.int64)
+    counts = _Counter(n_groups * 4, weights)
     for start in range(0, len(codes), CHUNK_ROWS):
         stop = start + CHUNK_ROWS
         idx = codes[start:stop].astype(dtype)
@@ -192,8 +200,36 @@ def confusion_cells(
         idx += yt[start:stop]
         idx += yt[start:stop]
         idx += yp[start:stop]
-        counts += np.bincount(idx, minlength=n_groups * 4)
-    return counts.reshape(n_groups, 4)
+        counts.add(idx, start, stop)
+    return counts.total().reshape(n_groups, 4)
+
+
+#: Largest total of frequencies (aggregated input): counts stay exact in float64 sums.
+MAX_TOTAL_ROWS = 2**53 - 1
+
+
+class _Counter:
+    """Chunked ``np.bincount`` accumulator, with optional integer weights per row.
+
+    Weighted chunks are summed by ``np.bincount(..., weights=...)`` in float64, which is exact
+    while every sum is an integer below 2**53 (the total frequency is bounded by
+    :data:`MAX_TOTAL_ROWS`), so a weighted count equals the count of the expanded rows.
+    """
+
+    def __init__(self, size: int, weights: np.ndarray | None) -> None:
+        self.weights = weights
+        self.counts = np.zeros(size, dtype=np.int64 if weights is None else np.float64)
+
+    def add(self, idx: np.ndarray, start: int, stop: int) -> None:
+        if self.weights is None:
+            self.counts += np.bincount(idx, minlength=len(self.counts))
+        else:
+            self.counts += np.bincount(
+                idx, weights=self.weights[start:stop], minlength=len(self.counts)
+            )
+
+    def total(self) -> np.ndarray:
+        return self.counts if self.weights is None else self.counts.astype(np.int64)
 
 
 def metrics_from_cells(cells: np.ndarray) -> dict[str, np.ndarray]:
@@ -358,6 +394,7 @@ def _encode(
     y_true: np.ndarray | None = None,
     y_pred: np.ndarray | None = None,
     want_codes: bool = False,
+    weights: np.ndarray | None = None,
 ) -> _Encoded:
     """Find the observed groups; optionally count confusion cells and code each row.
 
@@ -376,7 +413,7 @@ def _encode(
     row_flat: np.ndarray | None = None  # sparse path: observed-combination index per row
     if n_product * width <= _MAX_DENSE_PRODUCT:
         dtype = np.int32
-        counts = np.zeros(n_product * width, dtype=np.int64)
+        counter = _Counter(n_product * width, weights)
         for start in range(0, n_rows, CHUNK_ROWS):
             stop = start + CHUNK_ROWS
             idx = _combine(codes_list, sizes, start, stop, dtype)
@@ -385,8 +422,8 @@ def _encode(
                 idx += y_true[start:stop]  # type: ignore[index]
                 idx += y_true[start:stop]  # type: ignore[index]
                 idx += y_pred[start:stop]  # type: ignore[index]
-            counts += np.bincount(idx, minlength=len(counts))
-        counts = counts.reshape(n_product, width)
+            counter.add(idx, start, stop)
+        counts = counter.total().reshape(n_product, width)
         present = np.flatnonzero(counts.sum(axis=1))
         present_counts = counts[present]
     else:  # huge product space (features with many values): factorize the flat index
@@ -397,9 +434,11 @@ def _encode(
         present = np.asarray(uniq)
         row_flat = fcodes.astype(small_int_dtype(len(present)))
         if with_labels:
-            present_counts = confusion_cells(y_true, y_pred, row_flat, len(present))  # type: ignore[arg-type]
+            present_counts = confusion_cells(y_true, y_pred, row_flat, len(present), weights)  # type: ignore[arg-type]
         else:
-            present_counts = np.bincount(row_flat, minlength=len(present)).reshape(-1, 1)
+            counter = _Counter(len(present), weights)
+            counter.add(row_flat, 0, n_rows)
+            present_counts = counter.total().reshape(-1, 1)
 
     # label tuples of the observed combinations; merge equal ones and sort
     tuples = []
@@ -478,6 +517,7 @@ class BiasResult:
     calibration: dict[str, Any] | None = None
     cells: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.int64), repr=False)
     groups: list[tuple[str, ...]] = field(default_factory=list, repr=False)
+    auc_binned: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Return the public, JSON-serialisable result.
@@ -501,6 +541,8 @@ class BiasResult:
         }
         if self.calibration is not None:
             out["calibration"] = copy.deepcopy(self.calibration)
+        if self.auc_binned:
+            out["auc_binned"] = True
         out["bootstrap"] = dict(self.bootstrap)
         return out
 
@@ -654,10 +696,11 @@ def _score_hist(
     n_groups: int,
     edges: np.ndarray,
     side: str,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """(group, score bin, outcome) counts; bin = ``searchsorted(edges, score, side)``."""
     n_bins = len(edges) + (1 if side == "right" else 0)
-    counts = np.zeros(n_groups * n_bins * 2, dtype=np.int64)
+    counts = _Counter(n_groups * n_bins * 2, weights)
     for start in range(0, len(score), CHUNK_ROWS):
         stop = start + CHUNK_ROWS
         idx = codes[start:stop].astype(np.int64)
@@ -665,8 +708,43 @@ def _score_hist(
         idx += np.searchsorted(edges, score[start:stop], side=side)
         idx *= 2
         idx += y_true[start:stop]
-        counts += np.bincount(idx, minlength=len(counts))
-    return counts.reshape(n_groups, n_bins, 2)
+        counts.add(idx, start, stop)
+    return counts.total().reshape(n_groups, n_bins, 2)
+
+
+def _weighted_sorted_auc(keys: np.ndarray, weights: np.ndarray) -> float:
+    """AUC of weighted rows from their sort keys (see :func:`_score_keys`), exact.
+
+    Equals :func:`_sorted_keys_auc` of the expanded rows (each row repeated ``weight`` times):
+    the same integer sums, turned into a float the same way.
+    """
+    order = np.argsort(keys, kind="stable")
+    keys, weights = keys[order], weights[order]
+    is_pos = (keys & 1).astype(bool)
+    neg_w = np.where(is_pos, 0, weights)
+    cum_neg = np.concatenate([[0], np.cumsum(neg_w)])
+    pos_keys, pos_w = keys[is_pos], weights[is_pos]
+    # negatives with the same score have key - 1 and sort just before
+    below = cum_neg[np.searchsorted(keys, pos_keys - 1, side="left")]
+    upto = cum_neg[np.searchsorted(keys, pos_keys - 1, side="right")]
+    n_pos, n_neg = int(pos_w.sum()), int(neg_w.sum())
+    if n_pos == 0 or n_neg == 0:
+        return math.nan
+    if n_pos * n_neg < 2**62:
+        before_sum = int((pos_w * upto).sum())
+        tie_sum = int((pos_w * (upto - below)).sum())
+    else:  # products beyond int64: Python integers
+        before_sum = sum(int(w) * int(u) for w, u in zip(pos_w, upto, strict=True))
+        tie_sum = sum(int(w) * int(u - b) for w, u, b in zip(pos_w, upto, below, strict=True))
+    return (float(before_sum) - 0.5 * float(tie_sum)) / (n_pos * n_neg)
+
+
+def _expanded_sample(score: np.ndarray, weights: np.ndarray, step: int) -> np.ndarray:
+    """``sorted(expanded scores)[::step]`` without expanding (for quantile bin edges)."""
+    order = np.argsort(score, kind="stable")
+    cum = np.cumsum(weights[order])
+    positions = np.arange(0, int(cum[-1]), step, dtype=np.int64)
+    return score[order][np.searchsorted(cum, positions, side="right")]
 
 
 def _score_stats(
@@ -676,39 +754,52 @@ def _score_stats(
     n_groups: int,
     rng: np.random.Generator,
     n_boot: int,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, np.ndarray]:
     """Exact AUC per group and overall, and AUC bootstrap samples (n_boot, n_groups).
 
     With few distinct scores the exact AUCs come from a (group, distinct score, outcome)
     histogram; otherwise from sorted keys (:func:`_score_keys`). Every pass over the rows runs
-    in chunks, so the row-sized memory is at most one int64 a row (the keys).
+    in chunks, so the row-sized memory is at most one int64 a row (the keys). With
+    ``weights`` (aggregated rows) every count, and so every result, equals that of the
+    expanded rows.
     """
+    n_total = len(score) if weights is None else int(weights.sum())
     # a histogram cell costs ~40 bytes in all, a sort key 8 bytes a row
-    max_bins = min(_MAX_AUC_HIST_BINS, max(len(score) // 8, _MIN_AUC_HIST_BINS))
+    max_bins = min(_MAX_AUC_HIST_BINS, max(n_total // 8, _MIN_AUC_HIST_BINS))
     distinct = _distinct_scores(score, max_bins // (2 * n_groups))
     fine = None
     if distinct is not None:
-        fine = _score_hist(score, y_true, codes, n_groups, distinct, "left")
+        fine = _score_hist(score, y_true, codes, n_groups, distinct, "left", weights)
         exact_groups = _auc_from_hist(fine)
         exact_overall = float(_auc_from_hist(fine.sum(axis=0)))
     else:
         keys, starts = _score_keys(score, y_true, codes, n_groups)
         exact_groups = np.full(n_groups, np.nan)
-        for g in range(n_groups):
-            group_keys = keys[starts[g] : starts[g + 1]]
-            group_keys.sort()
-            exact_groups[g] = _sorted_keys_auc(group_keys)
-        keys.sort()
-        exact_overall = _sorted_keys_auc(keys)
+        if weights is not None:
+            order = np.argsort(codes, kind="stable")
+            w_sorted = weights[order]  # the keys are laid out group by group, rows in order
+            for g in range(n_groups):
+                part = slice(starts[g], starts[g + 1])
+                exact_groups[g] = _weighted_sorted_auc(keys[part], w_sorted[part])
+            exact_overall = _weighted_sorted_auc(keys, w_sorted)
+        else:
+            for g in range(n_groups):
+                group_keys = keys[starts[g] : starts[g + 1]]
+                group_keys.sort()
+                exact_groups[g] = _sorted_keys_auc(group_keys)
+            keys.sort()
+            exact_overall = _sorted_keys_auc(keys)
         del keys
 
     # bootstrap histogram
     if distinct is not None and len(distinct) <= AUC_BOOT_BINS:
         coarse = fine
     else:
-        step = max(1, len(score) // 200_000)
-        edges = np.unique(np.quantile(score[::step], np.linspace(0, 1, AUC_BOOT_BINS + 1)[1:-1]))
-        coarse = _score_hist(score, y_true, codes, n_groups, edges, "right")
+        step = max(1, n_total // 200_000)
+        sample = score[::step] if weights is None else _expanded_sample(score, weights, step)
+        edges = np.unique(np.quantile(sample, np.linspace(0, 1, AUC_BOOT_BINS + 1)[1:-1]))
+        coarse = _score_hist(score, y_true, codes, n_groups, edges, "right", weights)
     assert coarse is not None
     total = int(coarse.sum())
     p = coarse.ravel() / total
@@ -724,31 +815,88 @@ def _score_stats(
     return exact_groups, exact_overall, boot_groups
 
 
+# Scores are summed exactly as integers in units of 2**-62 (three 21-bit limbs), so that a sum
+# does not depend on the order or grouping of its terms: aggregated rows give the same mean
+# score as the expanded rows. Scores below 2**-10 are truncated to that unit (an error below
+# 2**-62 per row).
+_SCORE_UNIT_BITS = 62
+_LIMB_BITS = 21
+_LIMB_MASK = (1 << _LIMB_BITS) - 1
+
+
+def _score_limbs(part: np.ndarray) -> list[np.ndarray]:
+    q = np.floor(part * float(2**_SCORE_UNIT_BITS)).astype(np.int64)
+    return [(q >> (_LIMB_BITS * i)) & _LIMB_MASK for i in range(3)]
+
+
+def _exact_score_sums(
+    score: np.ndarray, idx_of: Any, size: int, weights: np.ndarray | None
+) -> list[int]:
+    """Exact sums of ``score`` (times ``weights``) per bin ``idx_of(start, stop)``, in units
+    of 2**-62, as Python integers."""
+    limb_sums = [np.zeros(size, dtype=np.int64) for _ in range(3)]
+    small = weights is None or (int(weights.max(initial=0)) < 2**_LIMB_BITS)
+    chunk = CHUNK_ROWS if weights is None else 1 << 10
+    objects: list[int] | None = None if small else [0] * size
+    for start in range(0, len(score), chunk):
+        stop = start + chunk
+        idx = idx_of(start, stop)
+        limbs = _score_limbs(score[start:stop])
+        if objects is not None:  # weights too large for exact float sums: Python integers
+            w = weights[start:stop]  # type: ignore[index]
+            for i, q, wt in zip(
+                idx.tolist(),
+                sum(limb << (_LIMB_BITS * k) for k, limb in enumerate(limbs)).tolist(),
+                w.tolist(),
+                strict=True,
+            ):
+                objects[i] += q * wt
+            continue
+        for k in range(3):
+            # a chunk's sums stay below 2**53 (exact in float64): limbs < 2**21, and at most
+            # 2**16 rows of weight 1 or 2**10 rows of weight < 2**21
+            values = limbs[k] if weights is None else limbs[k] * weights[start:stop]
+            limb_sums[k] += np.bincount(idx, weights=values, minlength=size).astype(np.int64)
+    if objects is not None:
+        return objects
+    return [
+        int(a) + (int(b) << _LIMB_BITS) + (int(c) << (2 * _LIMB_BITS))
+        for a, b, c in zip(*limb_sums, strict=True)
+    ]
+
+
 def _calibration(
     score: np.ndarray,
     y_true: np.ndarray,
     codes: np.ndarray,
     n_groups: int,
     group_dicts: list[dict[str, str]],
+    weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
     k = _CALIBRATION_BINS
     size = n_groups * k
-    count = np.zeros(size, dtype=np.int64)
-    score_sum = np.zeros(size)
-    pos_sum = np.zeros(size, dtype=np.int64)
-    for start in range(0, len(score), CHUNK_ROWS):
-        stop = start + CHUNK_ROWS
+
+    def bin_index(start: int, stop: int) -> np.ndarray:
         part = score[start:stop]
         idx = np.minimum((part * k).astype(np.int64), k - 1)
         idx += codes[start:stop].astype(np.int64) * k
-        count += np.bincount(idx, minlength=size)
-        score_sum += np.bincount(idx, weights=part, minlength=size)
-        pos_sum += np.bincount(idx[y_true[start:stop] == 1], minlength=size)
-    count = count.reshape(n_groups, k)
-    score_sum = score_sum.reshape(n_groups, k)
-    pos_sum = pos_sum.reshape(n_groups, k)
+        return idx
 
-    def rows(c: np.ndarray, s: np.ndarray, p: np.ndarray) -> list[dict[str, Any]]:
+    count = _Counter(size, weights)
+    positives = _Counter(size + 1, weights)  # the last bin collects the negatives
+    for start in range(0, len(score), CHUNK_ROWS):
+        stop = start + CHUNK_ROWS
+        idx = bin_index(start, stop)
+        count.add(idx, start, stop)
+        positives.add(np.where(y_true[start:stop] == 1, idx, size), start, stop)
+    count_g = count.total().reshape(n_groups, k)
+    pos_g = positives.total()[:size].reshape(n_groups, k)
+    sums = _exact_score_sums(score, bin_index, size, weights)
+    sum_g = [sums[g * k : (g + 1) * k] for g in range(n_groups)]
+    sum_all = [sum(sum_g[g][b] for g in range(n_groups)) for b in range(k)]
+    unit = 1 << _SCORE_UNIT_BITS
+
+    def rows(c: np.ndarray, s: list[int], p: np.ndarray) -> list[dict[str, Any]]:
         out = []
         for b in range(k):
             n = int(c[b])
@@ -756,7 +904,7 @@ def _calibration(
                 {
                     "bin": [b / k, (b + 1) / k],
                     "count": n,
-                    "mean_score": float(s[b] / n) if n else None,
+                    "mean_score": s[b] / (n * unit) if n else None,
                     "observed_rate": float(p[b] / n) if n else None,
                 }
             )
@@ -765,9 +913,9 @@ def _calibration(
     return {
         "n_bins": k,
         "binning": "equal width on [0, 1]; the last bin includes 1",
-        "overall": rows(count.sum(0), score_sum.sum(0), pos_sum.sum(0)),
+        "overall": rows(count_g.sum(0), sum_all, pos_g.sum(0)),
         "by_group": [
-            {"group": group_dicts[g], "bins": rows(count[g], score_sum[g], pos_sum[g])}
+            {"group": group_dicts[g], "bins": rows(count_g[g], sum_g[g], pos_g[g])}
             for g in range(n_groups)
         ],
     }
@@ -788,6 +936,8 @@ def compute_bias_metrics(
     seed: int = 0,
     confidence: float = 0.95,
     min_group_size: int = 30,
+    frequency: Any = None,
+    y_score_bins: tuple[Any, Any] | None = None,
 ) -> BiasResult:
     """Compute disaggregated fairness metrics, disparities and bootstrap intervals.
 
@@ -813,6 +963,15 @@ def compute_bias_metrics(
         Groups with fewer rows are reported with ``small_group: true``. They still take part
         in the disparities (as in fairlearn); :func:`assessments.verdicts.judge` decides what
         that means for a verdict.
+    frequency : array-like of int > 0, shape (n_rows,), optional
+        Aggregated input: how many identical rows each row stands for. The result (every
+        value and, under the same seed, every interval) is identical to that of the rows
+        repeated that many times. ``n_rows`` and the counts are then sums of frequencies.
+    y_score_bins : pair of array-like of float, optional
+        Binned scores instead of ``y_score``: each row's score bin ``[low, high)``. Two bins
+        are identical or disjoint. ROC AUC then counts pairs in the same bin as ties (as the
+        rows would with ``y_score = low``), the result says ``"auc_binned": true``, and the
+        calibration table is by the given bins.
 
     Returns
     -------
@@ -858,15 +1017,27 @@ def compute_bias_metrics(
         raise ValueError("no rows")
     if len(yp) != n_rows or len(sensitive_features) != n_rows:
         raise ValueError("y_true, y_pred and sensitive_features must have the same length")
+    weights = None
+    if frequency is not None:
+        weights = _frequency(frequency, n_rows)
     score = None
-    if y_score is not None:
+    bins = None
+    if y_score is not None and y_score_bins is not None:
+        raise ValueError("give y_score or y_score_bins, not both")
+    if y_score_bins is not None:
+        bins = _score_bins(y_score_bins, n_rows)
+        score = bins[0]  # AUC: rows in one bin tie, ordered by the bins' lower edges
+    elif y_score is not None:
         score = np.asarray(y_score, dtype=np.float64)
         if score.shape != (n_rows,):
             raise ValueError("y_score must have one value per row")
         if len(score) and not (score.min() >= 0 and score.max() <= 1):  # NaN fails too
             raise ValueError("y_score must hold numbers between 0 and 1")
 
-    enc = _encode(sensitive_features, y_true=yt, y_pred=yp, want_codes=score is not None)
+    enc = _encode(
+        sensitive_features, y_true=yt, y_pred=yp, want_codes=score is not None, weights=weights
+    )
+    n_rows = n_rows if weights is None else int(weights.sum())
     n_groups = len(enc.groups)
     cells = enc.cells
     assert cells is not None
@@ -887,7 +1058,7 @@ def compute_bias_metrics(
     calibration = None
     if score is not None:
         auc_g, auc_all, auc_boot_g = _score_stats(
-            score, yt, enc.codes, n_groups, rng, max(n_boot, 1)
+            score, yt, enc.codes, n_groups, rng, max(n_boot, 1), weights
         )
         group_metrics["roc_auc"] = auc_g
         overall_metrics["roc_auc"] = np.float64(auc_all)
@@ -971,8 +1142,10 @@ def compute_bias_metrics(
         "equal_opportunity_ratio": disparities["true_positive_rate"]["ratio"],
     }
 
-    if score is not None:
-        calibration = _calibration(score, yt, enc.codes, n_groups, group_dicts)
+    if bins is not None:
+        calibration = _binned_calibration(bins, yt, enc.codes, n_groups, group_dicts, weights)
+    elif score is not None:
+        calibration = _calibration(score, yt, enc.codes, n_groups, group_dicts, weights)
 
     return BiasResult(
         n_rows=n_rows,
@@ -985,4 +1158,123 @@ def compute_bias_metrics(
         calibration=calibration,
         cells=cells,
         groups=enc.groups,
+        auc_binned=bins is not None,
     )
+
+
+def _frequency(frequency: Any, n_rows: int) -> np.ndarray:
+    """Validated frequencies: positive integers, one per row, a total within the limit."""
+    w = np.asarray(frequency)
+    if w.shape != (n_rows,):
+        raise ValueError("frequency must have one value per row")
+    if not np.issubdtype(w.dtype, np.integer):
+        if not np.issubdtype(w.dtype, np.floating) or not np.all(np.floor(w) == w):
+            raise ValueError("frequency must hold whole numbers")
+    if len(w) and w.min() <= 0:
+        raise ValueError("frequency must be positive (leave out rows that stand for no row)")
+    w = w.astype(np.int64)
+    if float(w.sum(dtype=np.float64)) > MAX_TOTAL_ROWS:
+        raise ValueError(f"the frequencies add up to more than {MAX_TOTAL_ROWS:,} rows")
+    return w
+
+
+def _score_bins(bins: tuple[Any, Any], n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validated score bins ``(low, high)``: low in [0, 1], high above low, bins disjoint."""
+    low = np.asarray(bins[0], dtype=np.float64)
+    high = np.asarray(bins[1], dtype=np.float64)
+    if low.shape != (n_rows,) or high.shape != (n_rows,):
+        raise ValueError("y_score_bins must hold one (low, high) pair per row")
+    if len(low) and not (low.min() >= 0 and low.max() <= 1 and np.all(high > low)):
+        raise ValueError("score bins must have 0 <= low <= 1 and high > low")
+    pair = overlapping_bins(low, high)
+    if pair is not None:
+        raise ValueError(f"score bins of rows {pair[0] + 1} and {pair[1] + 1} overlap")
+    return low, high
+
+
+#: Score bins may overlap by this much (rounding in computed edges) and still count as disjoint.
+BIN_EDGE_TOLERANCE = 1e-9
+
+
+def overlapping_bins(low: np.ndarray, high: np.ndarray) -> tuple[int, int] | None:
+    """The first two rows (0-based) whose score bins overlap without being identical, or None.
+
+    Two bins overlap when one ends more than :data:`BIN_EDGE_TOLERANCE` after the next begins.
+
+    Parameters
+    ----------
+    low, high : numpy.ndarray of float
+        Each row's bin ``[low, high)``.
+
+    Returns
+    -------
+    tuple of int or None
+    """
+    frame = pd.DataFrame({"low": low, "high": high})
+    distinct = frame.drop_duplicates().sort_values(["low", "high"], kind="stable")
+    lo, hi = distinct["low"].to_numpy(), distinct["high"].to_numpy()
+    # edges computed in floating point (low + width) may pass the next bin's low by a hair
+    clash = np.flatnonzero(hi[:-1] > lo[1:] + BIN_EDGE_TOLERANCE)
+    if not len(clash):
+        return None
+    first, second = distinct.index[clash[0]], distinct.index[clash[0] + 1]
+    return (int(min(first, second)), int(max(first, second)))
+
+
+#: Above this many distinct score bins, the binned calibration table merges them into tenths.
+_MAX_CALIBRATION_BINS = 50
+
+
+def _binned_calibration(
+    bins: tuple[np.ndarray, np.ndarray],
+    y_true: np.ndarray,
+    codes: np.ndarray,
+    n_groups: int,
+    group_dicts: list[dict[str, str]],
+    weights: np.ndarray | None,
+) -> dict[str, Any]:
+    """Calibration by the submitted score bins (their mean score is not known: None)."""
+    low, high = bins
+    edges = pd.DataFrame({"low": low, "high": high}).drop_duplicates()
+    edges = edges.sort_values(["low", "high"]).to_numpy()
+    merged = len(edges) > _MAX_CALIBRATION_BINS
+    if merged:  # tenths of [0, 1], each submitted bin counted where its lower edge lies
+        table = np.array([[b / 10, (b + 1) / 10] for b in range(10)])
+        index = np.minimum((low * 10).astype(np.int64), 9)
+    else:
+        table = edges
+        index = np.searchsorted(edges[:, 0], low, side="left")
+    k = len(table)
+    size = n_groups * k
+    idx = codes.astype(np.int64) * k + index
+    count = _Counter(size, weights)
+    count.add(idx, 0, len(idx))
+    positives = _Counter(size + 1, weights)
+    positives.add(np.where(y_true == 1, idx, size), 0, len(idx))
+    count_g = count.total().reshape(n_groups, k)
+    pos_g = positives.total()[:size].reshape(n_groups, k)
+
+    def rows(c: np.ndarray, p: np.ndarray) -> list[dict[str, Any]]:
+        return [
+            {
+                "bin": [float(table[b, 0]), float(table[b, 1])],
+                "count": int(c[b]),
+                "mean_score": None,
+                "observed_rate": float(p[b] / c[b]) if c[b] else None,
+            }
+            for b in range(k)
+        ]
+
+    return {
+        "n_bins": k,
+        "binning": (
+            "tenths of [0, 1]; each submitted score bin is counted in the tenth holding its "
+            "lower edge"
+            if merged
+            else "the submitted score bins (their mean score is not known)"
+        ),
+        "overall": rows(count_g.sum(0), pos_g.sum(0)),
+        "by_group": [
+            {"group": group_dicts[g], "bins": rows(count_g[g], pos_g[g])} for g in range(n_groups)
+        ],
+    }

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.auth.models import User
@@ -72,11 +83,23 @@ class BiasCheck(db.Model):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(Integer)
     file_format: Mapped[str] = mapped_column(String(10))
-    y_true: Mapped[str] = mapped_column(String(200))
-    y_pred: Mapped[str] = mapped_column(String(200))
+    # binary_classification | multiclass_classification | regression | outcome_rates
+    task: Mapped[str] = mapped_column(String(40), server_default="binary_classification")
+    y_true: Mapped[str | None] = mapped_column(String(200))
+    y_pred: Mapped[str | None] = mapped_column(String(200))
     y_score: Mapped[str | None] = mapped_column(String(200))
+    y_score_low: Mapped[str | None] = mapped_column(String(200))
+    y_score_high: Mapped[str | None] = mapped_column(String(200))
+    outcomes: Mapped[list[str] | None] = mapped_column(JSON)
     sensitive_features: Mapped[list[str]] = mapped_column(JSON)
     positive_label: Mapped[str] = mapped_column(String(100))
+    # Aggregated input: the column of row counts and the total the submitter declared
+    frequency: Mapped[str | None] = mapped_column(String(200))
+    total_rows: Mapped[int | None] = mapped_column(BigInteger)
+    # Repeatability: client_version, engine, query, source_sha256 as submitted
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The guided choice of metrics: the answers, the recommended metrics and why
+    guidance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The job
     status: Mapped[str] = mapped_column(String(12), index=True)
     error: Mapped[str | None] = mapped_column(Text)
@@ -87,8 +110,9 @@ class BiasCheck(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     # The results
-    n_rows: Mapped[int | None] = mapped_column(Integer)
-    n_rows_dropped: Mapped[int | None] = mapped_column(Integer)
+    # BIGINT: an aggregated check can stand for billions of rows
+    n_rows: Mapped[int | None] = mapped_column(BigInteger)
+    n_rows_dropped: Mapped[int | None] = mapped_column(BigInteger)
     results: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     verdict: Mapped[str | None] = mapped_column(String(20), index=True)
     findings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
@@ -99,6 +123,11 @@ class BiasCheck(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     created_by: Mapped[User | None] = relationship()
+
+    @property
+    def aggregated(self) -> bool:
+        """Whether the check was computed from aggregates (a frequency column)."""
+        return self.frequency is not None
 
 
 class Submission(db.Model):

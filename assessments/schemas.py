@@ -148,6 +148,37 @@ class BiasCheckFormSchema(ma.Schema):
     positive_label = fields.String(load_default="1", validate=validate.Length(max=100))
     y_score = fields.String(validate=validate.Length(max=200), allow_none=True)
     name = fields.String(validate=validate.Length(max=200), allow_none=True)
+    frequency = fields.String(
+        validate=validate.Length(max=200),
+        allow_none=True,
+        metadata={
+            "description": "Aggregated input: the column of non-negative whole row counts (a "
+            "row with count k stands for k identical rows)."
+        },
+    )
+    total_rows = fields.String(
+        validate=validate.Length(max=40),
+        allow_none=True,
+        metadata={"description": "With frequency: the total the counts must add up to."},
+    )
+    y_score_low = fields.String(
+        validate=validate.Length(max=200),
+        allow_none=True,
+        metadata={"description": "Binned scores: the column of each row's bin lower edge."},
+    )
+    y_score_high = fields.String(
+        validate=validate.Length(max=200),
+        allow_none=True,
+        metadata={"description": "Binned scores: the column of each row's bin upper edge."},
+    )
+    client_version = fields.String(validate=validate.Length(max=100), allow_none=True)
+    engine = fields.String(validate=validate.Length(max=100), allow_none=True)
+    query = fields.String(
+        validate=validate.Length(max=100_000),
+        allow_none=True,
+        metadata={"description": "The query or description that produced the file."},
+    )
+    source_sha256 = fields.String(validate=validate.Length(max=64), allow_none=True)
 
 
 class BiasCheckFileSchema(ma.Schema):
@@ -178,11 +209,27 @@ class BiasCheckSchema(ma.Schema):
             "y_true": c.y_true,
             "y_pred": c.y_pred,
             "y_score": c.y_score,
+            "y_score_low": c.y_score_low,
+            "y_score_high": c.y_score_high,
+            "frequency": c.frequency,
             "positive_label": c.positive_label,
         }
     )
     n_rows = fields.Integer(allow_none=True)
     n_rows_dropped = fields.Integer(allow_none=True)
+    aggregated = fields.Boolean(
+        metadata={"description": "Computed from aggregates (a frequency column)."}
+    )
+    input_sha256 = fields.Function(
+        lambda c: c.sha256, metadata={"description": "sha256 of the submitted file."}
+    )
+    frequency = fields.String(allow_none=True)
+    total_rows = fields.Integer(allow_none=True)
+    auc_binned = fields.Function(lambda c: bool((c.results or {}).get("auc_binned")))
+    provenance = fields.Function(
+        lambda c: dict(c.provenance or {}),
+        metadata={"description": "client_version, engine, query and source_sha256, as sent."},
+    )
     sensitive_features = fields.List(fields.String())
     overall = fields.Function(lambda c: (c.results or {}).get("overall"))
     by_group = fields.Function(lambda c: (c.results or {}).get("by_group"))
@@ -199,3 +246,11 @@ class BiasCheckSchema(ma.Schema):
     duration_ms = fields.Integer(allow_none=True)
     attempts = fields.Integer()
     created_at = fields.DateTime()
+
+
+class BiasCheckLimitsSchema(ma.Schema):
+    max_groups = fields.Integer(
+        metadata={"description": "Most intersectional groups a check may have."}
+    )
+    max_classes = fields.Integer(metadata={"description": "Most classes of a multiclass check."})
+    max_upload_bytes = fields.Integer(metadata={"description": "Largest file accepted."})

@@ -17,6 +17,7 @@ _ENV_KEYS = {
     "MAX_CONTENT_LENGTH": int,
     "MAX_UPLOAD_BYTES": int,
     "MAX_EVIDENCE_BYTES": int,
+    "BIAS_CHECK_MAX_CLASSES": int,
     "UPLOAD_FOLDER": str,
     "MAIL_SERVER": str,
     "MAIL_PORT": int,
@@ -52,6 +53,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 2 * 1024**3 + 1024**2,
         "MAX_UPLOAD_BYTES": 2 * 1024**3,
         "MAX_EVIDENCE_BYTES": 25 * 1024**2,
+        # A multiclass bias check with more classes than this is refused (422).
+        "BIAS_CHECK_MAX_CLASSES": 50,
         "UPLOAD_FOLDER": str(Path(instance_path) / "uploads"),
         "MAIL_SERVER": None,
         "MAIL_PORT": 25,

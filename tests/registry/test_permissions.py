@@ -86,6 +86,12 @@ MATRIX = [
     ),
     (
         "GET",
+        "/api/v1/bias-checks/limits",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+    ),
+    (
+        "GET",
         "/api/v1/questionnaire",
         None,
         dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
