@@ -1,7 +1,7 @@
 """public trust: concerns, incidents, risk register, published versions, field withholding
 
 Revision ID: 0016
-Revises: 0005
+Revises: 0011
 Create Date: 2026-12-01 10:00:00
 
 Carries existing data over: every use case that was public (submitted, decided or imported:
@@ -19,7 +19,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0016"
-down_revision = "0005"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
