@@ -124,11 +124,11 @@ def versions_of(use_case_id: str) -> list[dict[str, Any]]:
 def _history(*, use_case_id: str | None = None, until: dt.datetime | None = None) -> list[dict]:
     """Every version of every use case ever listed, redacted by what is withheld now."""
     ever = select(V.use_case_id).where(V.listed.is_(True))
+    latest = select(V.use_case_id, V.withheld, V.wholly_withheld).where(V.is_current.is_(True))
+    if use_case_id is not None:
+        latest = latest.where(V.use_case_id == use_case_id)
     latest_withheld = {
-        key: (withheld or {}, wholly)
-        for key, withheld, wholly in db.session.execute(
-            select(V.use_case_id, V.withheld, V.wholly_withheld).where(V.is_current.is_(True))
-        )
+        key: (withheld or {}, wholly) for key, withheld, wholly in db.session.execute(latest)
     }
     stmt = select(
         V.use_case_id, V.number, V.published_at, V.action, V.reason, V.row, V.withheld, V.listed
