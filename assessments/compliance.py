@@ -13,10 +13,11 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 import policies
 from assessments.models import BiasCheck, Condition, Decision, Evidence, ImpactAssessment
+from assessments.trust_models import Risk
 from policies import store
 from registry import audit, signals
 from registry.catalog import lifecycle
@@ -79,7 +80,14 @@ def gather_facts(pilot: Pilot, *, on: dt.date | None = None) -> policies.PilotFa
     checks = db.session.scalars(
         select(BiasCheck).where(BiasCheck.pilot_id == pilot.id, BiasCheck.status == "succeeded")
     ).all()
+    day = on or today()
+    current_risks = db.session.scalar(
+        select(func.count())
+        .select_from(Risk)
+        .where(Risk.pilot_id == pilot.id, or_(Risk.review_date.is_(None), Risk.review_date >= day))
+    )
     return policies.PilotFacts(
+        current_risks=int(current_risks or 0),
         tier=pilot.risk_tier,
         is_high_impact=pilot.is_high_impact,
         today=on or today(),

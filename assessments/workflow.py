@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 import policies
-from assessments import bias_checks, compliance
+from assessments import bias_checks, compliance, incidents, publishing
 from assessments.models import (
     BiasCheck,
     Comment,
@@ -141,6 +141,7 @@ def submit(
         requested_stage=requested_stage,
     )
     db.session.add(submission)
+    publishing.publish_on_submission(pilot, actor)
     db.session.commit()
     return submission
 
@@ -293,6 +294,7 @@ def decide(
         kind=decision_kind.value,
         checklist=checklist,
         covered_items=[c["item_id"] for c in conditions if c.get("item_id")],
+        blocking_incidents=incidents.blocking_for(pilot),
         stage=data.get("stage"),
         review_months=policies.review_cadence_months(store.document(version), pilot.risk_tier),
     )
@@ -371,6 +373,10 @@ def decide(
         },
     )
     lifecycle.announce_decision(pilot, actor, decision)
+    if decision_kind.approves:
+        # After the announcement: the compliance snapshot (and so the hi_* answers and the
+        # waivers the record publishes) is evaluated again by then.
+        publishing.publish_on_approval(pilot, actor, effect.revision)
     db.session.commit()
     return decision
 

@@ -149,9 +149,17 @@ def _check_evidence(
     return _Outcome(True, f"evidence '{last.kind}' uploaded {_day(last.uploaded_at)}", ids)
 
 
+def _check_risk_register(facts: PilotFacts) -> _Outcome:
+    if facts.current_risks <= 0:
+        return _Outcome(False, "no risk on the risk register, or every review date has passed")
+    return _Outcome(True, f"{facts.current_risks} risk(s) on the register, reviewed on time")
+
+
 def _check_item(item: Mapping[str, Any], facts: PilotFacts, max_age_days: int | None) -> _Outcome:
     means = item["satisfied_by"]
     outcomes: list[_Outcome] = []
+    if means.get("risk_register"):
+        outcomes.append(_check_risk_register(facts))
     if means.get("impact_assessment"):
         outcomes.append(_check_assessment(facts, max_age_days))
     if means.get("bias_check"):

@@ -66,3 +66,6 @@ class PilotFacts:
     bias_checks: tuple[BiasCheckFact, ...] = ()
     evidence: tuple[EvidenceFact, ...] = ()
     waivers: tuple[WaiverFact, ...] = ()
+    # Risks on the pilot's register whose review date has not passed (a risk register
+    # requirement is met by at least one).
+    current_risks: int = 0

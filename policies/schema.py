@@ -50,10 +50,24 @@ TOP_LEVEL_KEYS: tuple[str, ...] = (
     "requirements",
     "review_cadence_months",
     "fairness",
+    "publishing",
     "m_25_21",
     "questionnaire",
     "nist_ai_rmf",
 )
+#: Top-level keys a policy may leave out (each has a default).
+OPTIONAL_KEYS: tuple[str, ...] = ("description", "publishing")
+#: The publishing settings a policy without a `publishing` section gets.
+DEFAULT_PUBLISHING: dict[str, Any] = {
+    # Who may publish or retract a use case's public record (roles).
+    "publishers": ["caio", "admin"],
+    # A use case's first submission publishes its record as it stands (the inventory lists
+    # every use case under review); later changes go through ready -> published.
+    "publish_on_submission": True,
+    # Plain-language checks on public text: warnings above these, never a refusal.
+    "max_reading_grade": 12,
+    "max_sentence_words": 30,
+}
 
 #: Shipped library files, composed in this order into one document.
 LIBRARY_FILES: tuple[str, ...] = (
@@ -70,7 +84,7 @@ MAX_ALIASES = 200
 
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
-_MEANS = ("impact_assessment", "bias_check", "evidence_kinds")
+_MEANS = ("impact_assessment", "bias_check", "evidence_kinds", "risk_register")
 
 
 def _join(path: str, key: str | int) -> str:
@@ -295,11 +309,16 @@ def _items(
 
 
 def _satisfied_by(c: _Checker, value: Any, path: str, kinds: set[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"impact_assessment": False, "bias_check": False, "evidence_kinds": []}
+    out: dict[str, Any] = {
+        "impact_assessment": False,
+        "bias_check": False,
+        "evidence_kinds": [],
+        "risk_register": False,
+    }
     means = c.mapping(value, path, (), _MEANS)
     if means is None:
         return out
-    for flag in ("impact_assessment", "bias_check"):
+    for flag in ("impact_assessment", "bias_check", "risk_register"):
         if flag in means:
             out[flag] = bool(c.flag(means[flag], _join(path, flag)))
     if "evidence_kinds" in means:
@@ -310,8 +329,17 @@ def _satisfied_by(c: _Checker, value: Any, path: str, kinds: set[str]) -> dict[s
                 c.add(_join(kpath, j), f"unknown evidence kind '{kind}'")
             elif c.unique(seen, kind, _join(kpath, j), "evidence kind"):
                 out["evidence_kinds"].append(kind)
-    if not (out["impact_assessment"] or out["bias_check"] or out["evidence_kinds"]):
-        c.add(path, "must name at least one means: impact_assessment, bias_check or evidence_kinds")
+    if not (
+        out["impact_assessment"]
+        or out["bias_check"]
+        or out["evidence_kinds"]
+        or out["risk_register"]
+    ):
+        c.add(
+            path,
+            "must name at least one means: impact_assessment, bias_check, evidence_kinds or "
+            "risk_register",
+        )
     return out
 
 
@@ -345,6 +373,30 @@ def _requirement_list(c: _Checker, value: Any, path: str, items: set[str]) -> li
         if req.get("max_age_days") is not None:
             max_age = c.positive_int(req["max_age_days"], _join(rpath, "max_age_days"))
         out.append({"item": item, "max_age_days": max_age})
+    return out
+
+
+def _publishing(c: _Checker, value: Any, path: str) -> dict[str, Any]:
+    out = copy.deepcopy(DEFAULT_PUBLISHING)
+    if value is None:
+        return out
+    section = c.mapping(value, path, (), tuple(DEFAULT_PUBLISHING))
+    if section is None:
+        return out
+    if "publishers" in section:
+        roles = [
+            c.ident(role, _join(_join(path, "publishers"), i))
+            for i, role in enumerate(
+                c.listing(section["publishers"], _join(path, "publishers"), non_empty=True) or []
+            )
+        ]
+        out["publishers"] = [role for role in roles if role]
+    if "publish_on_submission" in section:
+        flag = c.flag(section["publish_on_submission"], _join(path, "publish_on_submission"))
+        out["publish_on_submission"] = bool(flag)
+    for key in ("max_reading_grade", "max_sentence_words"):
+        if key in section:
+            out[key] = c.positive_int(section[key], _join(path, key)) or out[key]
     return out
 
 
@@ -565,8 +617,8 @@ def validate_policy(doc: Any) -> dict[str, Any]:
         With ``errors`` mapping paths such as ``requirements.III[2].max_age_days`` to messages.
     """
     c = _Checker()
-    required = tuple(key for key in TOP_LEVEL_KEYS if key != "description")
-    top = c.mapping(doc, "", required, ("description",))
+    required = tuple(key for key in TOP_LEVEL_KEYS if key not in OPTIONAL_KEYS)
+    top = c.mapping(doc, "", required, OPTIONAL_KEYS)
     if top is None:
         raise PolicyInvalid(c.errors)
 
@@ -597,6 +649,7 @@ def validate_policy(doc: Any) -> dict[str, Any]:
         top["review_cadence_months"], "review_cadence_months", c.positive_int
     )
     out["fairness"] = c.tiers(top["fairness"], "fairness", lambda v, p: _fairness_tier(c, v, p))
+    out["publishing"] = _publishing(c, top.get("publishing"), "publishing")
     out["m_25_21"] = m_25_21
     out["questionnaire"] = _questionnaire(c, top["questionnaire"], "questionnaire")
     out["nist_ai_rmf"] = nist

@@ -116,6 +116,8 @@ def register_blueprints(app: Flask) -> None:
     from assessments.api import blp as assessments_api
     from assessments.review_api import blp as review_api
     from assessments.review_views import bp as review_views
+    from assessments.trust_api import blp as trust_api
+    from assessments.trust_views import bp as trust_views
     from assessments.views import bp as assessments_views
     from policies.api import blp as policies_api
     from policies.views import bp as policies_views
@@ -132,6 +134,7 @@ def register_blueprints(app: Flask) -> None:
     from reports.api import blp as reports_api
     from reports.inventory_api import blp as inventory_api
     from reports.inventory_views import bp as inventory_views
+    from reports.public_views import bp as public_views
     from reports.views import bp as reports_views
 
     app.before_request(authenticate_api_request)
@@ -142,6 +145,7 @@ def register_blueprints(app: Flask) -> None:
         policies_api,
         assessments_api,
         review_api,
+        trust_api,
         inventory_api,
         reports_api,
         tokens_api,
@@ -155,7 +159,9 @@ def register_blueprints(app: Flask) -> None:
         policies_views,
         assessments_views,
         review_views,
+        trust_views,
         inventory_views,
+        public_views,
         reports_views,
         health,
     ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,14 @@ _ENV_KEYS = {
     "LOGIN_LOCKOUT_SECONDS": int,
     "LOGIN_IP_MAX_FAILURES": int,
     "LOGIN_IP_WINDOW_SECONDS": int,
+    "CONCERN_RATE_LIMIT": int,
+    "CONCERN_RATE_WINDOW_SECONDS": int,
+    "CONCERN_POW_BITS": int,
+    "CONCERN_NOJS_MIN_SECONDS": int,
+    "CONCERN_FIRST_RESPONSE_WORKING_DAYS": int,
+    "PUBLIC_INQUIRY_EMAIL": str,
+    "PUBLIC_INQUIRY_EMAILS": json.loads,
+    "LINK_CHECK_TIMEOUT_SECONDS": int,
 }
 
 
@@ -84,6 +93,26 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "LOGIN_IP_MAX_FAILURES": 30,
         "LOGIN_IP_WINDOW_SECONDS": 15 * 60,
         "LOGIN_THROTTLE_PREFIX": "registry:login:",
+        # Concerns from the public (assessments.concern_guard): at most CONCERN_RATE_LIMIT
+        # reports per client address per window (0 turns the limit off), a proof of work of
+        # CONCERN_POW_BITS leading zero bits in the page's script, and without JavaScript a
+        # form sent no sooner than CONCERN_NOJS_MIN_SECONDS after it was served.
+        "CONCERN_RATE_LIMIT": 5,
+        "CONCERN_RATE_WINDOW_SECONDS": 3600,
+        "CONCERN_POW_BITS": 14,
+        "CONCERN_CHALLENGE_TTL_SECONDS": 2 * 3600,
+        "CONCERN_NOJS_MIN_SECONDS": 10,
+        "CONCERN_GUARD_PREFIX": "registry:concerns:",
+        # The service level for a first response to a concern, in working days.
+        "CONCERN_FIRST_RESPONSE_WORKING_DAYS": 10,
+        # The public inquiry address that replaces personal emails in the public inventory:
+        # PUBLIC_INQUIRY_EMAILS maps agency codes to one (JSON in the environment), and
+        # PUBLIC_INQUIRY_EMAIL serves every other agency.
+        "PUBLIC_INQUIRY_EMAIL": None,
+        "PUBLIC_INQUIRY_EMAILS": {},
+        # The background check of links in public text.
+        "LINK_CHECK_TIMEOUT_SECONDS": 5,
+        "LINK_CHECK_ALLOW_PRIVATE": False,
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import jsonify, redirect, request, url_for
+from flask import jsonify, make_response, redirect, request, url_for
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -27,10 +27,14 @@ def register_error_handlers(app) -> None:
             response.status_code = error.code
             if error.code == 401:
                 response.headers["WWW-Authenticate"] = 'Bearer realm="registry"'
-            return response
-        if error.code == 401:
+        elif error.code == 401:
             return redirect(url_for("auth.login", next=request_path()))
-        return render_html_error(error.code, error.message)
+        else:
+            response = make_response(render_html_error(error.code, error.message))
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.errorhandler(DomainError)
     def handle_domain_error(error: DomainError):

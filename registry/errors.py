@@ -67,6 +67,22 @@ class PreconditionRequired(DomainError):
     code = 428
 
 
+class TooManyRequests(DomainError):
+    """Too many requests from one client; ``retry_after`` (seconds) goes out as Retry-After."""
+
+    code = 429
+
+    def __init__(
+        self,
+        message: str | None = None,
+        errors: Mapping[str, Any] | None = None,
+        *,
+        retry_after: int = 60,
+    ):
+        super().__init__(message, errors)
+        self.retry_after = max(1, int(retry_after))
+
+
 class ServiceUnavailable(DomainError):
     code = 503
 

@@ -35,6 +35,15 @@ condition_verified = _signals.signal("condition-verified")  # condition, actor, 
 condition_met = _signals.signal("condition-met")  # condition (met by its checklist item)
 condition_overdue = _signals.signal("condition-overdue")  # condition
 
+# The public record (sent by registry.catalog.lifecycle).
+publication_changed = _signals.signal("publication-changed")  # actor, version (or None: ready)
+
+# Public trust (sent by assessments.concerns and assessments.incidents).
+concern_received = _signals.signal("concern-received")  # concern
+concern_updated = _signals.signal("concern-updated")  # concern, actor
+incident_opened = _signals.signal("incident-opened")  # incident, actor
+incident_updated = _signals.signal("incident-updated")  # incident, actor, changes
+
 # Policies (sent by policies.store).
 policy_published = _signals.signal("policy-published")  # version
 
@@ -55,4 +64,9 @@ PROMISED = {
     pilot_updated: "the pilot's compliance snapshot is evaluated again",
     tier_changed: "the pilot's compliance snapshot is evaluated again",
     policy_published: "every pilot's compliance snapshot is evaluated again",
+    publication_changed: "the owner and the team are told what the public record now shows",
+    concern_received: "the CAIOs are told a concern from the public waits for triage",
+    concern_updated: "the public submitter is emailed the new status, if they left an address",
+    incident_opened: "the owner and the CAIOs are told; a serious one marks the review due",
+    incident_updated: "the owner and the CAIOs are told the incident's new status",
 }

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
-from assessments import bias_checks, service, workflow
+from assessments import bias_checks, incidents, risks, service, workflow
 from assessments.models import BiasCheck, Condition, Decision, Evidence, ImpactAssessment
 from registry.audit.models import AuditEvent
 from registry.audit.service import chain_head, jsonable
@@ -218,4 +218,7 @@ def portfolio(*, since: dt.date | None = None, include_withheld: bool = True) ->
         "pilots_by_priority": sorted(
             pilots, key=lambda p: (TIER_ORDER.get(p.risk_tier, 4), -_urgency(p, overdue_by_pilot, failing), p.name)),
         "latest_checks": latest_checks, "overdue_by_pilot": overdue_by_pilot,
+        "top_risks": [{"risk": r, "pilot": by_id.get(r.pilot_id)} for r in risks.top_residual(10)],
+        "serious_incidents": [{"incident": i, "pilot": by_id.get(i.pilot_id)}
+                              for i in incidents.open_serious()],
     }

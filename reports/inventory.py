@@ -81,16 +81,30 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, not_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from registry.auth.models import User
 from registry.auth.permissions import authorize
 from registry.catalog import lifecycle, vocabulary
-from registry.catalog.models import Pilot, PilotRevision
+from registry.catalog.models import Pilot
+from registry.catalog.public_record import (  # noqa: F401 - the export's rules, re-exported
+    CHECKLIST_ANSWERS,
+    EMPTY_PRACTICES,
+    HIGH_IMPACT,
+    LIST_COLUMNS,
+    PRACTICE_COLUMNS,
+    TEXT_COLUMNS,
+    _text,
+    as_approved,
+    checklist_answers,
+    registry_values,
+    row_for,
+    stringify_list,
+)
 from registry.errors import ValidationFailed
 from registry.extensions import db
-from reports.csv_safety import safe_row
+from reports import public_inventory
 
 COLUMNS: tuple[str, ...] = tuple(vocabulary.INVENTORY_COLUMNS)
 BATCH_SIZE = 500
@@ -98,29 +112,7 @@ NO_PURPOSE = "Not stated in the inventory."
 RETIRED_REASON = "Reported as retired in the imported AI use-case inventory."
 PLACEHOLDER_IDS = frozenset({"", "tbd", "n/a", "na", "none", "null", "unknown", "-", "--"})
 
-# Inventory columns read straight from a pilot column of the same meaning (name, purpose and
-# agency are written by registry_values itself).
-TEXT_COLUMNS: dict[str, str] = {
-    column: attr
-    for column, attr in vocabulary.OMB_COLUMN_FIELDS.items()
-    if column not in ("use_case_name", "problem_solved", "agency")
-}
-# The M-25-21 practices the checklist answers (hi_potential_impacts is the pilot's own text).
-PRACTICE_COLUMNS: tuple[str, ...] = vocabulary.HI_PRACTICE_COLUMNS
-LIST_COLUMNS = frozenset({"demographic_features", "hi_public_consultation"})
-CHECKLIST_ANSWERS = {"met": "Yes", "unmet": "In-progress", "waived": "CAIO Waived"}
-HIGH_IMPACT = "High-impact"
-
 # ---- reading values ------------------------------------------------------------------------
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def stringify_list(values: Iterable[str] | None) -> str:
-    """A list as the consolidated inventory writes it: Python's ``['a', 'b']``."""
-    return str(list(values or []))
 
 
 def parse_list(cell: str) -> list[str]:
@@ -269,217 +261,13 @@ def contact_address(cell: str) -> str | None:
 # ---- export --------------------------------------------------------------------------------
 
 
-def registry_values(pilot: Mapping[str, Any], owner_email: str) -> dict[str, str]:
-    """The inventory columns a pilot's own fields give (every column but the hi_* practices)."""
-    values = {
-        "agency": _text(pilot["agency"]),
-        "id": _text(pilot["use_case_id"]),
-        "use_case_name": _text(pilot["name"]),
-        "contact_email": _text(owner_email),
-        "development_stage": vocabulary.Stage.label_of(pilot["stage"]),
-        "problem_solved": _text(pilot["purpose"]),
-        "demographic_features": stringify_list(pilot["demographic_features"]),
-    }
-    for column, attr in TEXT_COLUMNS.items():
-        values[column] = _text(pilot[attr])
-    return values
-
-
-def checklist_answers(checklist: Mapping[str, Any]) -> dict[str, str]:
-    """The hi_* practice columns from a stored M-25-21 checklist (``Checklist.to_dict()``)."""
-    statuses = {item["id"]: item["status"] for item in checklist.get("items", [])}
-    answers = {}
-    for column in PRACTICE_COLUMNS:
-        answer = CHECKLIST_ANSWERS.get(statuses.get(column, ""), "")
-        if column in LIST_COLUMNS:
-            answer = stringify_list([answer] if answer else [])
-        answers[column] = answer
-    return answers
-
-
-EMPTY_PRACTICES = {column: ("[]" if column in LIST_COLUMNS else "") for column in PRACTICE_COLUMNS}
-
-
-def _published():
-    """The WHERE condition of published pilots: submitted, approved or imported at some point
-    (never a team's unsubmitted draft), and is_withheld neither "Yes..." nor "Other..."."""
-    pilots = Pilot.__table__.c
-    withheld = func.coalesce(pilots.is_withheld, "")
-    return and_(
-        pilots.public_since.is_not(None),
-        not_(or_(withheld.like("Yes%"), withheld.like("Other%"))),
-    )
-
-
-def _assessed_ids(pilot_ids: list[int] | None) -> set[int]:
-    """Pilots with an impact assessment or an evidence file (their hi_* come from here)."""
-    from assessments.models import Evidence, ImpactAssessment
-
-    found: set[int] = set()
-    for model in (ImpactAssessment, Evidence):
-        stmt = select(model.pilot_id).distinct()
-        if pilot_ids is not None:
-            for start in range(0, len(pilot_ids), 500):
-                chunk = pilot_ids[start : start + 500]
-                found.update(db.session.scalars(stmt.where(model.pilot_id.in_(chunk))))
-        else:
-            found.update(db.session.scalars(stmt))
-    return found
-
-
-def _as_approved(pilot: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The pilot with its unreviewed material changes replaced by the approved revision's
-    values: the public sees what was approved until a CAIO decides on the changes."""
-    frozen = pilot.get("approved_fields")
-    if not pilot.get("unreviewed_changes") or not isinstance(frozen, dict):
-        return pilot
-    values = dict(pilot)
-    for key in pilot["unreviewed_changes"]:
-        spec = vocabulary.FIELDS_BY_KEY.get(key)
-        if spec is not None and spec.name in values and key in frozen:
-            values[spec.name] = frozen[key]
-    return values
-
-
-def row_for(pilot: Mapping[str, Any], owner_email: str, *, assessed: bool) -> dict[str, str]:
-    """One pilot's inventory row: the 36 columns, in order, as text (not yet neutralised)."""
-    pilot = _as_approved(pilot)
-    values = registry_values(pilot, owner_email)
-    extra = pilot["inventory_extra"] or {}
-    raw = extra.get("raw") if isinstance(extra, dict) else None
-    if isinstance(raw, dict):
-        as_imported = extra.get("as_imported") or {}
-        for column, current in values.items():
-            if column in raw and current == as_imported.get(column, raw[column]):
-                values[column] = raw[column]
-        if not assessed:
-            for column in PRACTICE_COLUMNS:
-                values[column] = _text(raw.get(column, EMPTY_PRACTICES[column]))
-    if PRACTICE_COLUMNS[0] not in values:
-        if pilot["is_high_impact"] == HIGH_IMPACT and pilot.get("compliance"):
-            values.update(checklist_answers(pilot["compliance"]))
-        else:
-            values.update(EMPTY_PRACTICES)
-    return {column: values[column] for column in COLUMNS}
-
-
-_ROW_FIELDS = (
-    "id",
-    "use_case_id",
-    "name",
-    "purpose",
-    "agency",
-    "stage",
-    "demographic_features",
-    "inventory_extra",
-    "compliance",
-    "unreviewed_changes",
-    *TEXT_COLUMNS.values(),
-)
-
-
-def _export_statement(filters: Mapping[str, Any] | None = None):
-    """The published pilots' columns, their owner's email and, for the few with unreviewed
-    changes, the approved revision's fields: one query, whatever the inventory's size."""
-    pilots = Pilot.__table__
-    users = User.__table__
-    revisions = PilotRevision.__table__
-    stmt = (
-        select(
-            *(pilots.c[name] for name in dict.fromkeys(_ROW_FIELDS)),
-            revisions.c.fields.label("approved_fields"),
-            users.c.email,
-        )
-        .join(users, users.c.id == pilots.c.owner_id)
-        .outerjoin(
-            revisions,
-            and_(
-                revisions.c.pilot_id == pilots.c.id,
-                revisions.c.number == pilots.c.approved_revision,
-            ),
-        )
-        .where(_published())
-        .order_by(pilots.c.id)
-    )
-    return stmt.where(*_filter_conditions(filters or {}))
-
-
-def export_rows(
-    filters: Mapping[str, Any] | None = None, *, page: int | None = None, page_size: int = 25
-) -> Iterator[dict[str, str]]:
-    """The published inventory as rows of the 36 columns, in pilot order (import order)."""
-    stmt = _export_statement(filters)
-    if page is not None:
-        stmt = stmt.limit(page_size).offset((page - 1) * page_size)
-    result = db.session.execute(stmt).all()
-    ids = [row.id for row in result]
-    assessed = _assessed_ids(ids if page is not None else None)
-    keys = [*dict.fromkeys(_ROW_FIELDS), "approved_fields", "owner_email"]
-    for row in result:
-        pilot = dict(zip(keys, row, strict=True))
-        yield row_for(pilot, pilot["owner_email"], assessed=pilot["id"] in assessed)
-
-
-def count_rows(filters: Mapping[str, Any] | None = None) -> int:
-    stmt = select(func.count()).select_from(_export_statement(filters).order_by(None).subquery())
-    return int(db.session.scalar(stmt) or 0)
-
-
-def export_csv(rows: Iterable[Mapping[str, str]] | None = None) -> str:
-    """The inventory as CSV text: the header, then every row with each cell neutralised."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for row in export_rows() if rows is None else rows:
-        writer.writerow(safe_row(row[column] for column in COLUMNS))
-    return buffer.getvalue()
-
-
-# ---- filters for the public page -------------------------------------------------------------
-
-FILTERS = ("q", "agency", "topic_area", "development_stage", "is_high_impact")
-
-
-def _filter_conditions(filters: Mapping[str, Any]) -> list:
-    pilots = Pilot.__table__.c
-    conditions = []
-    if q := (filters.get("q") or "").strip().lower():
-        pattern = f"%{q}%"
-        conditions.append(
-            or_(
-                func.lower(pilots.name).like(pattern),
-                func.lower(pilots.purpose).like(pattern),
-                func.lower(pilots.agency).like(pattern),
-                func.lower(func.coalesce(pilots.agency_name, "")).like(pattern),
-            )
-        )
-    if agency := (filters.get("agency") or "").strip():
-        conditions.append(func.lower(pilots.agency) == agency.lower())
-    if topic := (filters.get("topic_area") or "").strip():
-        conditions.append(pilots.topic_area == topic)
-    if stage := (filters.get("development_stage") or "").strip():
-        conditions.append(pilots.stage == vocabulary.OMB_TO_STAGE.get(stage, stage))
-    if impact := (filters.get("is_high_impact") or "").strip():
-        conditions.append(pilots.is_high_impact == impact)
-    return conditions
-
-
-def agencies() -> list[str]:
-    """The agencies with a published use case, for the page's filter."""
-    pilots = Pilot.__table__.c
-    stmt = select(pilots.agency).where(_published()).distinct().order_by(pilots.agency)
-    return list(db.session.scalars(stmt))
-
-
-def topic_areas() -> list[str]:
-    pilots = Pilot.__table__.c
-    stmt = (
-        select(pilots.topic_area)
-        .where(_published(), pilots.topic_area.is_not(None), pilots.topic_area != "")
-        .distinct()
-        .order_by(pilots.topic_area)
-    )
-    return list(db.session.scalars(stmt))
+# The public inventory is read from stored published versions (reports.public_inventory).
+count_rows = public_inventory.count_rows
+export_rows = public_inventory.export_rows
+export_csv = public_inventory.export_csv
+agencies = public_inventory.agencies
+topic_areas = public_inventory.topic_areas
+FILTERS = public_inventory.FILTERS
 
 
 # ---- import --------------------------------------------------------------------------------
@@ -727,6 +515,7 @@ def import_inventory(text: str, actor: User, *, source: str = "upload") -> Impor
                     inventory_extra=_extra(
                         candidate.raw, candidate.fields, candidate.key, owner.email
                     ),
+                    public_row=dict(candidate.raw),
                 )
             )
         result.created += len(lifecycle.import_new(batch, actor, source=source))
@@ -748,6 +537,7 @@ def import_inventory(text: str, actor: User, *, source: str = "upload") -> Impor
                 actor,
                 line=candidate.line,
                 source=source,
+                public_row=dict(candidate.raw),
             )
             result.updated += 1
         db.session.commit()

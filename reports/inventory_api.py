@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 
+import marshmallow as ma
 from flask import Response
+from marshmallow import fields
 
 from registry.api_base import RegistryBlueprint as Blueprint
-from reports import inventory
+from registry.errors import ValidationFailed
+from reports import inventory, public_inventory
 
 blp = Blueprint(
     "inventory_api",
@@ -77,3 +80,124 @@ def inventory_json():
     """The published use cases as JSON: one object per use case, every value a string."""
     body = json.dumps(list(inventory.export_rows()), ensure_ascii=False)
     return Response(body, mimetype="application/json", headers={"Cache-Control": "no-cache"})
+
+
+@blp.route("/inventory/history.csv")
+@blp.doc(
+    security=[],
+    responses={
+        200: {
+            "description": "Every published version of every use case ever published, oldest "
+            "first per use case: use_case_key, version, published_at, action (published | "
+            "imported | withheld | retired | retracted), the public reason, then the 36 "
+            "inventory columns. A field withheld now reads “withheld” in every version.",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
+def inventory_history_csv():
+    """The full published history of the inventory (UTF-8 with a BOM)."""
+    body = "\ufeff" + public_inventory.history_csv()
+    return Response(
+        body.encode("utf-8"),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": 'attachment; filename="ai_use_case_inventory_history.csv"',
+            "Cache-Control": "no-cache",
+        },
+    )
+
+
+class DiffQuerySchema(ma.Schema):
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    from_ = fields.Date(
+        data_key="from", required=True, metadata={"description": "The earlier date, YYYY-MM-DD."}
+    )
+    to = fields.Date(required=True, metadata={"description": "The later date, YYYY-MM-DD."})
+
+
+def _dates(args) -> tuple:
+    if args["from_"] > args["to"]:
+        raise ValidationFailed(
+            "The dates are the wrong way round.",
+            {"from": ["Choose a date on or before the “to” date."]},
+        )
+    return args["from_"], args["to"]
+
+
+@blp.route("/inventory/diff.csv")
+@blp.arguments(DiffQuerySchema, location="query")
+@blp.doc(
+    security=[],
+    responses={
+        200: {
+            "description": "Each use case added, changed, retired, retracted or withheld "
+            "between the two dates, with the date and the public reason.",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
+def inventory_diff_csv(args):
+    """What changed in the inventory between two dates, as CSV."""
+    day_from, day_to = _dates(args)
+    body = "\ufeff" + public_inventory.diff_csv(day_from, day_to)
+    name = f"ai_use_case_inventory_changes_{day_from}_{day_to}.csv"
+    return Response(
+        body.encode("utf-8"),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@blp.route("/inventory/diff.json")
+@blp.arguments(DiffQuerySchema, location="query")
+@blp.doc(
+    security=[],
+    responses={
+        200: {
+            "description": "What changed between the two dates.",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "from": {"type": "string", "format": "date"},
+                            "to": {"type": "string", "format": "date"},
+                            "changes": {"type": "array", "items": {"type": "object"}},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+def inventory_diff_json(args):
+    """What changed in the inventory between two dates: {from, to, changes: [...]}."""
+    day_from, day_to = _dates(args)
+    body = {
+        "from": day_from.isoformat(),
+        "to": day_to.isoformat(),
+        "changes": public_inventory.diff(day_from, day_to),
+    }
+    return Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")
+
+
+@blp.route("/inventory/waivers.json")
+@blp.doc(
+    security=[],
+    responses={
+        200: {
+            "description": "The active waivers of published use cases, and the counts OMB "
+            "asks for about wholly withheld ones.",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
+def inventory_waivers_json():
+    """Each active waiver of a published use case (item and justification), and how many
+    wholly withheld use cases there are and how many of them have waivers."""
+    return Response(
+        json.dumps(public_inventory.waivers(), ensure_ascii=False), mimetype="application/json"
+    )

@@ -61,6 +61,13 @@ class Factory:
         workflow.submit(pilot, owner)
         return pilot
 
+    def republish(self, pilot, editor, publisher=None):
+        """Put the pilot's public record through ready -> published, as it stands now."""
+        from assessments import publishing
+
+        publishing.mark_ready(pilot, editor)
+        return publishing.publish(pilot, publisher or self.user("caio"))
+
     def set_state(self, pilot, **values):
         """Put a pilot straight into a state, for tests of what happens from there.
 

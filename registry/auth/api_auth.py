@@ -8,19 +8,25 @@ from registry.auth import tokens
 from registry.auth.models import User
 from registry.errors import Unauthorized
 
-# API paths anyone may read: the API's own description and the public inventory.
+# API paths anyone may read: the API's own description, the public inventory with its
+# history, and (under /api/v1/public/) concerns from the public.
 PUBLIC_API_PATHS = frozenset(
     {
         "/api/v1/openapi.json",
         "/api/v1/docs",
         "/api/v1/inventory.csv",
         "/api/v1/inventory.json",
+        "/api/v1/inventory/history.csv",
+        "/api/v1/inventory/diff.csv",
+        "/api/v1/inventory/diff.json",
+        "/api/v1/inventory/waivers.json",
     }
 )
+PUBLIC_API_PREFIXES = ("/api/v1/docs/", "/api/v1/public/")
 
 
 def is_public_api_path(path: str) -> bool:
-    return path in PUBLIC_API_PATHS or path.startswith("/api/v1/docs/")
+    return path in PUBLIC_API_PATHS or path.startswith(PUBLIC_API_PREFIXES)
 
 
 def authenticate_api_request() -> None:

@@ -56,6 +56,23 @@ def _why_not_independent(user: Any, pilot: Any) -> str | None:
     return pilot.decision_bar(user)
 
 
+def _caio_office(user: Any, _target: Any = None) -> bool:
+    return user.role in {"caio", "admin"}
+
+
+def _incident_reporter(user: Any, pilot: Any) -> bool:
+    """The CAIO office, or the pilot's own team (teams report their incidents themselves)."""
+    return _caio_office(user) or _pilot_editor(user, pilot)
+
+
+def _caio(user: Any, _target: Any = None) -> bool:
+    return user.role == "caio"
+
+
+def _risk_keeper(user: Any, pilot: Any) -> bool:
+    return user.role == "caio" or _pilot_editor(user, pilot)
+
+
 def _commenter(user: Any, pilot: Any) -> bool:
     return user.role in READERS_OF_OVERSIGHT or is_pilot_member(user, pilot)
 
@@ -86,6 +103,13 @@ RULES: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
     "user.manage": (_admin, "manage users"),
     "token.manage": (_signed_in, "manage API tokens"),
     "inventory.import": (_admin, "import inventories"),
+    "concern.read": (_oversight_reader, "read concerns from the public"),
+    "concern.triage": (_caio_office, "triage concerns from the public"),
+    "incident.read": (_signed_in, "read incidents"),
+    "incident.open": (_incident_reporter, "record an incident on this pilot"),
+    "incident.update": (_incident_reporter, "change this pilot's incidents"),
+    "incident.accept": (_caio, "accept an incident's remaining risk"),
+    "risk.manage": (_risk_keeper, "keep this pilot's risk register"),
 }
 
 

@@ -27,21 +27,28 @@ from sqlalchemy import event, func, insert, select
 from registry import audit, signals
 from registry.auth.models import User
 from registry.auth.permissions import authorize
+from registry.catalog import public_record
 from registry.catalog.models import (
     DataSource,
     Pilot,
     PilotInvolvement,
     PilotRevision,
+    PublishedVersion,
 )
 from registry.catalog.vocabulary import (
     APPROVED_STATUSES,
     FIELDS_BY_NAME,
     MATERIAL_FIELDS,
+    NEVER_WITHHELD_COLUMNS,
     PILOT_FIELDS,
     STATE_FIELDS,
+    WITHHOLDING_REASONS,
     ApprovedStage,
     DecisionKind,
+    IncidentSeverity,
     IsHighImpact,
+    PublicationAction,
+    PublicationState,
     ReviewStatus,
     RiskTier,
     Stage,
@@ -54,7 +61,16 @@ from registry.extensions import db
 # ---- the guard -----------------------------------------------------------------------------
 
 _writing: ContextVar[bool] = ContextVar("lifecycle_writing", default=False)
-GUARDED = ("stage", *STATE_FIELDS, "decision_epoch", "public_since", "compliance")
+GUARDED = (
+    "stage",
+    *STATE_FIELDS,
+    "decision_epoch",
+    "public_since",
+    "compliance",
+    "publication_state",
+    "withheld_fields",
+    "withheld_reasons",
+)
 
 
 @contextmanager
@@ -90,6 +106,9 @@ AUDIT_FIELDS: tuple[str, ...] = (
     "agency_name",
     *STATE_FIELDS,
     "retired_reason",
+    "publication_state",
+    "withheld_fields",
+    "withheld_reasons",
 )
 AUDIT_FIELDS = tuple(dict.fromkeys(AUDIT_FIELDS))
 
@@ -99,6 +118,8 @@ def _value(pilot: Any, name: str) -> Any:
         return sorted(pilot.data_source_ids)
     if name == "team_member_emails":
         return sorted(pilot.team_member_emails)
+    if name == "withheld_fields":
+        return sorted(pilot.withheld_fields or [])
     return audit.service.jsonable(getattr(pilot, name))
 
 
@@ -348,6 +369,9 @@ def create(data: Mapping[str, Any], actor: User) -> Pilot:
             in_use_without_approval=False,
             stage=data.pop("stage"),
             use_case_id=use_case_id,
+            publication_state=PublicationState.DRAFT.value,
+            withheld_fields=[],
+            withheld_reasons={},
         )
         pilot.created_by_id = actor.id
         _apply_fields(pilot, data)
@@ -427,6 +451,7 @@ def update(
                 {"use_case_id": ["A use case ID is assigned once and cannot change."]},
             )
     new_owner = _check_people_change(pilot, data, actor)
+    withholding = _withholding_input(pilot, data)
     new_stage = data.get("stage", pilot.stage)
     if new_stage != pilot.stage:
         if Stage(new_stage).in_use and _in_use_without_approval(new_stage, pilot.approved_stage):
@@ -441,8 +466,11 @@ def update(
             )
     previous_owner = pilot.owner
     before = record_values(pilot)
+    was_retired = pilot.stage == Stage.RETIRED
     with _state_change():
         _apply_fields(pilot, data)
+        if withholding is not None:
+            pilot.withheld_fields, pilot.withheld_reasons = withholding
         _set_in_use_flag(pilot)
         newly = refresh_unreviewed_changes(pilot)
     after = record_values(pilot)
@@ -452,6 +480,7 @@ def update(
     db.session.flush()
     _involve_current(pilot)
     audit.record(actor, "update", "pilot", pilot.id, changes)
+    _disclose_less_at_once(pilot, actor, retired=not was_retired and pilot.stage == Stage.RETIRED)
     signals.pilot_updated.send(pilot, actor=actor, changes=changes)
     if new_owner is not None:
         signals.ownership_transferred.send(pilot, actor=actor, previous=previous_owner)
@@ -495,6 +524,12 @@ def delete(pilot: Pilot, actor: User) -> None:
                 ]
             },
         )
+    if _current_version(pilot) is not None:
+        message = (
+            "This use case has been published, and a published use case stays in the public "
+            "history: retract it with a public reason instead."
+        )
+        raise Conflict(message, {"publication_state": [message]})
     before = record_values(pilot)
     pilot_id = pilot.id
     db.session.delete(pilot)
@@ -514,6 +549,8 @@ class ImportedPilot:
     owner: User
     owner_to_confirm: bool
     inventory_extra: dict[str, Any]
+    # The 36 inventory columns as the file published them: the use case's first public version.
+    public_row: dict[str, str]
 
 
 def import_new(batch: Sequence[ImportedPilot], actor: User, *, source: str) -> list[int]:
@@ -544,6 +581,9 @@ def import_new(batch: Sequence[ImportedPilot], actor: User, *, source: str) -> l
                 "public_since": now,
                 "version": 1,
                 "inventory_extra": item.inventory_extra,
+                "publication_state": PublicationState.PUBLISHED.value,
+                "withheld_fields": [],
+                "withheld_reasons": {},
             }
         )
     stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
@@ -552,6 +592,25 @@ def import_new(batch: Sequence[ImportedPilot], actor: User, *, source: str) -> l
         insert(PilotInvolvement),
         [
             {"pilot_id": pilot_id, "epoch": 0, "user_id": item.owner.id, "role": "owner"}
+            for pilot_id, item in zip(ids, batch, strict=True)
+        ],
+    )
+    db.session.execute(
+        insert(PublishedVersion),
+        [
+            _version_values(
+                pilot_id,
+                item.public_row,
+                number=1,
+                use_case_id=item.fields["use_case_id"],
+                action=PublicationAction.IMPORTED,
+                reason=f"Imported from {source}",
+                actor=actor,
+                at=now,
+                wholly_withheld=public_record.is_wholly_withheld(item.fields.get("is_withheld")),
+                stage=item.fields["stage"],
+                is_high_impact=item.fields.get("is_high_impact"),
+            )
             for pilot_id, item in zip(ids, batch, strict=True)
         ],
     )
@@ -597,8 +656,12 @@ def import_update(
     *,
     line: int,
     source: str,
+    public_row: Mapping[str, str] | None = None,
 ) -> None:
-    """Update a use case from a changed inventory row; a retirement reason written here stays."""
+    """Update a use case from a changed inventory row; a retirement reason written here stays.
+
+    The file's row, as published by the agency, becomes a new public version (with any field
+    withheld here still withheld) when it differs from the current one."""
     authorize(actor, "inventory.import")
     before = record_values(pilot)
     with _state_change():
@@ -613,6 +676,15 @@ def import_update(
             pilot.public_since = dt.datetime.now(dt.UTC)
         _set_in_use_flag(pilot)
         refresh_unreviewed_changes(pilot)
+    if public_row is not None:
+        _store_version(
+            pilot,
+            public_row,
+            action=PublicationAction.IMPORTED,
+            reason=f"Imported from {source}",
+            actor=actor,
+            only_if_changed=True,
+        )
     after = record_values(pilot)
     audit.record(
         actor,
@@ -869,6 +941,7 @@ def decide(
     kind: str,
     checklist: Any,
     covered_items: Iterable[str] = (),
+    blocking_incidents: Sequence[Mapping[str, Any]] = (),
     stage: str | None = None,
     review_months: int | None = None,
     expected_version: int | None = None,
@@ -880,6 +953,9 @@ def decide(
     conditions may leave unmet the items in ``covered_items`` (items its conditions cover).
     An approval keeps the revision in force for ``stage`` (a pilot phase or deployment) and
     sets the next review ``review_months`` ahead; a rejection ends the approval in force.
+    ``blocking_incidents`` are the pilot's serious or critical incidents that are neither
+    resolved nor accepted (``{"id", "title", "severity", "status"}``): while any is open, no
+    approval is given (409 naming each).
     """
     check_may_decide(pilot, actor)
     check_version(pilot.version, expected_version)
@@ -896,6 +972,19 @@ def decide(
         approved_stage = ApprovedStage(
             stage or default_approval_stage(pilot, revision.requested_stage if revision else None)
         ).value
+        if blocking_incidents:
+            raise Conflict(
+                "The pilot cannot be approved while a serious incident is open: resolve it, or "
+                "accept it with a written justification.",
+                {
+                    f"incident {incident['id']}": [
+                        f"Incident {incident['id']}, “{incident['title']}”, is "
+                        f"{IncidentSeverity.label_of(incident['severity']).lower()} and "
+                        f"{incident['status']}."
+                    ]
+                    for incident in blocking_incidents
+                },
+            )
         covered = set(covered_items) if decision == DecisionKind.APPROVE_WITH_CONDITIONS else set()
         blocking = [item for item in checklist.blocking() if item.id not in covered]
         if blocking:
@@ -1006,6 +1095,342 @@ def store_compliance(pilot: Pilot, checklist: Mapping[str, Any]) -> None:
         return
     with _state_change():
         pilot.compliance = dict(checklist)
+
+
+# ---- the public record -----------------------------------------------------------------------
+#
+# Every publication stores an immutable PublishedVersion (see registry.catalog.models). A
+# change that discloses less (a field withheld, the whole use case withheld, a retirement)
+# reaches the public record at once; one that discloses more waits for a publisher: the record
+# goes draft -> ready -> published, and can be retracted with a public reason.
+
+
+def current_version(pilot: Pilot) -> PublishedVersion | None:
+    """The latest published version of the use case's public record, or None."""
+    return _current_version(pilot)
+
+
+def _current_version(pilot: Pilot) -> PublishedVersion | None:
+    if pilot.id is None:
+        return None
+    return db.session.scalar(
+        select(PublishedVersion).where(
+            PublishedVersion.pilot_id == pilot.id, PublishedVersion.is_current.is_(True)
+        )
+    )
+
+
+def _wholly_withheld_row(row: Mapping[str, str]) -> dict[str, str]:
+    """A wholly withheld use case's public trace: who and what OMB reason, nothing else."""
+    keep = set(NEVER_WITHHELD_COLUMNS)
+    return public_record.withhold(row, [column for column in row if column not in keep])
+
+
+def _version_values(
+    pilot_id: int,
+    row: Mapping[str, str],
+    *,
+    number: int,
+    action: PublicationAction,
+    reason: str | None,
+    actor: Any,
+    at: dt.datetime,
+    use_case_id: str | None = None,
+    withheld: Mapping[str, str] | None = None,
+    waivers: Sequence[Mapping[str, Any]] = (),
+    wholly_withheld: bool = False,
+    stage: str | None = None,
+    is_high_impact: str | None = None,
+) -> dict[str, Any]:
+    """A version's row. ``stage`` and ``is_high_impact`` are the pilot's codes, kept (unless
+    withheld) for the inventory's filters, since an imported cell may be a long-form answer."""
+    withheld = dict(withheld or {})
+    row = {column: str(row.get(column) or "") for column in public_record.COLUMNS}
+    row = _wholly_withheld_row(row) if wholly_withheld else public_record.withhold(row, withheld)
+    listed = not wholly_withheld and action != PublicationAction.RETRACTED
+    return {
+        "pilot_id": pilot_id,
+        "use_case_id": use_case_id or row["id"],
+        "number": number,
+        "action": PublicationAction(action).value,
+        "reason": reason,
+        "published_at": at,
+        "published_by_id": getattr(actor, "id", None),
+        "row": row,
+        "withheld": withheld,
+        # Kept for a wholly withheld use case too: the inventory publishes only their count.
+        "waivers": [dict(w) for w in waivers] if action != PublicationAction.RETRACTED else [],
+        "is_current": True,
+        "listed": listed,
+        "wholly_withheld": wholly_withheld,
+        "agency": row["agency"][:100],
+        "name": row["use_case_name"][:300],
+        "topic_area": row["topic_area"][:100] or None,
+        "development_stage": None
+        if "development_stage" in withheld or wholly_withheld or not stage
+        else Stage.label_of(stage),
+        "is_high_impact": None
+        if "is_high_impact" in withheld or wholly_withheld
+        else is_high_impact,
+        "search_text": public_record.search_text(row),
+    }
+
+
+def _store_version(
+    pilot: Pilot,
+    row: Mapping[str, str],
+    *,
+    action: PublicationAction,
+    reason: str | None,
+    actor: Any,
+    withheld: Mapping[str, str] | None = None,
+    waivers: Sequence[Mapping[str, Any]] | None = None,
+    wholly_withheld: bool | None = None,
+    only_if_changed: bool = False,
+) -> PublishedVersion:
+    current = _current_version(pilot)
+    if withheld is None:
+        withheld = public_record.withheld_columns(pilot.withheld_fields, pilot.withheld_reasons)
+    if waivers is None:
+        waivers = current.waivers if current is not None else []
+    if wholly_withheld is None:
+        wholly_withheld = public_record.is_wholly_withheld(pilot.is_withheld)
+    values = _version_values(
+        pilot.id,
+        {**row, "id": row.get("id") or pilot.use_case_id or ""},
+        number=(current.number if current is not None else 0) + 1,
+        action=action,
+        reason=reason,
+        actor=actor,
+        at=dt.datetime.now(dt.UTC),
+        use_case_id=pilot.use_case_id,
+        withheld=withheld,
+        waivers=waivers,
+        wholly_withheld=wholly_withheld,
+        stage=pilot.stage,
+        is_high_impact=pilot.is_high_impact,
+    )
+    if (
+        only_if_changed
+        and current is not None
+        and current.row == values["row"]
+        and current.listed == values["listed"]
+    ):
+        return current
+    if current is not None:
+        current.is_current = False
+        db.session.flush()
+    version = PublishedVersion(**values)
+    db.session.add(version)
+    db.session.flush()
+    return version
+
+
+def _announce_publication(pilot: Pilot, actor: Any, version: PublishedVersion | None) -> None:
+    audit.record(
+        actor,
+        "publication",
+        "pilot",
+        pilot.id,
+        {
+            "publication_state": pilot.publication_state,
+            "version": version.number if version is not None else None,
+            "action": version.action if version is not None else None,
+            "reason": version.reason if version is not None else None,
+        },
+    )
+    signals.publication_changed.send(pilot, actor=actor, version=version)
+
+
+def publication_problems(row: Mapping[str, str]) -> dict[str, list[str]]:
+    """The required public fields a row leaves empty, by inventory column, in plain words."""
+    return {
+        column: [f"Fill in “{public_record_label(column)}” before the record is published."]
+        for column in public_record.empty_required(row)
+    }
+
+
+def public_record_label(column: str) -> str:
+    """The words for an inventory column (the pilot field's label where one fills it)."""
+    field = next((f for f in PILOT_FIELDS if f.omb == column), None)
+    if field is not None:
+        return field.label
+    return {
+        "development_stage": "Stage",
+        "contact_email": "Public contact",
+        "use_case_name": "Name",
+        "problem_solved": "Purpose",
+    }.get(column, column.replace("_", " ").capitalize())
+
+
+def _check_publication_state(pilot: Pilot, allowed: Iterable[PublicationState], doing: str) -> None:
+    state = PublicationState(pilot.publication_state)
+    if state in allowed:
+        return
+    message = f"The public record is {state.label.lower()}, so you cannot {doing}."
+    raise Conflict(message, {"publication_state": [message]})
+
+
+def mark_ready(pilot: Pilot, actor: Any, *, row: Mapping[str, str]) -> None:
+    """An editor puts the public record forward for publication (409 listing empty required
+    fields). ``row`` is the record as it would be published now."""
+    authorize(actor, "pilot.update", pilot)
+    _check_publication_state(
+        pilot,
+        (PublicationState.DRAFT, PublicationState.PUBLISHED, PublicationState.RETRACTED),
+        "mark it ready",
+    )
+    withheld = public_record.withheld_columns(pilot.withheld_fields, pilot.withheld_reasons)
+    problems = publication_problems(public_record.withhold(row, withheld))
+    if problems:
+        raise Conflict("The public record is missing required fields.", problems)
+    with _state_change():
+        pilot.publication_state = PublicationState.READY.value
+    db.session.flush()
+    _announce_publication(pilot, actor, None)
+
+
+def publish(
+    pilot: Pilot,
+    actor: Any,
+    *,
+    row: Mapping[str, str],
+    waivers: Sequence[Mapping[str, Any]] = (),
+    reason: str | None = None,
+    automatic: bool = False,
+) -> PublishedVersion:
+    """Store a new published version of the record (``row``: the 36 columns as they stand,
+    before withholding; ``waivers``: the waivers in force, published with it).
+
+    The caller has checked that ``actor`` may publish (a policy setting). A record is
+    published from "ready". ``automatic`` is a publication the review makes itself, as the
+    policy says: the first submission publishes a draft record, and an approval updates a
+    record that is published with what was approved. Withheld fields are replaced by
+    "withheld".
+    """
+    if automatic:
+        first = _current_version(pilot) is None
+        if not (first or pilot.publication_state == PublicationState.PUBLISHED):
+            message = "The record is not published, so the review does not publish it."
+            raise Conflict(message, {"publication_state": [message]})
+    else:
+        _check_publication_state(pilot, (PublicationState.READY,), "publish it")
+        withheld = public_record.withheld_columns(pilot.withheld_fields, pilot.withheld_reasons)
+        problems = publication_problems(public_record.withhold(row, withheld))
+        if problems:
+            raise Conflict("The public record is missing required fields.", problems)
+    version = _store_version(
+        pilot, row, action=PublicationAction.PUBLISHED, reason=reason, actor=actor, waivers=waivers
+    )
+    with _state_change():
+        pilot.publication_state = PublicationState.PUBLISHED.value
+    db.session.flush()
+    _announce_publication(pilot, actor, version)
+    return version
+
+
+def retract(pilot: Pilot, actor: Any, reason: str) -> PublishedVersion:
+    """Take the record out of the current inventory, with a public reason; the history keeps
+    every version and says when and why it was retracted."""
+    current = _current_version(pilot)
+    if current is None or not current.listed:
+        message = "The record is not in the public inventory, so there is nothing to retract."
+        raise Conflict(message, {"publication_state": [message]})
+    reason = (reason or "").strip()
+    if len(reason) < 10:
+        raise ValidationFailed(
+            "Say publicly why the record is retracted.",
+            {"reason": ["Explain in at least a sentence why the record is retracted."]},
+        )
+    version = _store_version(
+        pilot,
+        current.row,
+        action=PublicationAction.RETRACTED,
+        reason=reason,
+        actor=actor,
+        withheld=current.withheld,
+        waivers=[],
+        wholly_withheld=False,
+    )
+    with _state_change():
+        pilot.publication_state = PublicationState.RETRACTED.value
+    db.session.flush()
+    _announce_publication(pilot, actor, version)
+    return version
+
+
+def _withholding_input(
+    pilot: Pilot, data: dict[str, Any]
+) -> tuple[list[str], dict[str, str]] | None:
+    """Pop and check ``withheld_fields`` and ``withheld_reasons`` from an update (422 naming
+    what is wrong); None when the update does not touch them."""
+    if "withheld_fields" not in data and "withheld_reasons" not in data:
+        return None
+    fields = data.pop("withheld_fields", None)
+    reasons = data.pop("withheld_reasons", None)
+    fields = list(pilot.withheld_fields or []) if fields is None else list(fields)
+    fields = list(dict.fromkeys(name.strip() for name in fields if name and name.strip()))
+    reasons = dict(pilot.withheld_reasons or {}) if reasons is None else dict(reasons)
+    errors: dict[str, list[str]] = {}
+    for name in fields:
+        if name not in public_record.WITHHOLDABLE:
+            errors.setdefault("withheld_fields", []).append(
+                f"“{name}” is not an inventory field that can be withheld on its own."
+            )
+    for name, reason in reasons.items():
+        if reason not in WITHHOLDING_REASONS:
+            errors.setdefault("withheld_reasons", []).append(
+                f"The reason for “{name}” must be one of OMB's: {', '.join(WITHHOLDING_REASONS)}."
+            )
+    if errors:
+        raise ValidationFailed("The withheld fields could not be saved.", errors)
+    return fields, {name: reason for name, reason in reasons.items() if name in fields}
+
+
+def _disclose_less_at_once(pilot: Pilot, actor: Any, *, retired: bool) -> None:
+    """Put into the public record at once what discloses less: newly withheld fields, the
+    whole use case withheld, a retirement (with its reason)."""
+    current = _current_version(pilot)
+    if current is None or not current.listed:
+        return
+    if public_record.is_wholly_withheld(pilot.is_withheld):
+        version = _store_version(
+            pilot,
+            current.row,
+            action=PublicationAction.WITHHELD,
+            reason=f"The use case is withheld from the public inventory ({pilot.is_withheld}).",
+            actor=actor,
+            wholly_withheld=True,
+        )
+        _announce_publication(pilot, actor, version)
+        return
+    wanted = public_record.withheld_columns(pilot.withheld_fields, pilot.withheld_reasons)
+    more = [column for column in wanted if column not in current.withheld]
+    if more:
+        current = _store_version(
+            pilot,
+            current.row,
+            action=PublicationAction.WITHHELD,
+            reason="Withheld from the public: "
+            + ", ".join(public_record_label(c) for c in more)
+            + ".",
+            actor=actor,
+            withheld={**current.withheld, **{c: wanted[c] for c in more}},
+        )
+        _announce_publication(pilot, actor, current)
+    if retired:
+        row = dict(current.row)
+        if "development_stage" not in current.withheld:
+            row["development_stage"] = Stage.RETIRED.omb
+        version = _store_version(
+            pilot,
+            row,
+            action=PublicationAction.RETIRED,
+            reason=pilot.retired_reason,
+            actor=actor,
+            withheld=current.withheld,
+        )
+        _announce_publication(pilot, actor, version)
 
 
 # ---- dates ---------------------------------------------------------------------------------

@@ -134,6 +134,11 @@ class Pilot(db.Model):
     # The compliance checklist as last evaluated (Checklist.to_dict()), stored by the
     # lifecycle whenever its inputs change; the queue, dashboards and inventory read it.
     compliance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The public record: where it is in the publishing workflow, and the inventory fields
+    # withheld from the public one by one (names as given; each with its OMB reason).
+    publication_state: Mapped[str] = mapped_column(String(12), default="draft", index=True)
+    withheld_fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    withheld_reasons: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
 
     # OMB 2025 inventory fields, under the data dictionary's names where one exists.
     is_withheld: Mapped[str | None] = mapped_column(String(60))
@@ -286,3 +291,47 @@ class PilotInvolvement(db.Model):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     role: Mapped[str] = mapped_column(String(10))
+
+
+class PublishedVersion(db.Model):
+    """One version of a use case's public record, immutable once stored.
+
+    ``row`` holds the 36 inventory columns exactly as the public saw them on ``published_at``,
+    each withheld field already replaced by "withheld" (``withheld`` maps those columns to
+    their OMB reason). ``listed`` says whether the version is in the current inventory (a
+    retracted record or a wholly withheld use case is not); ``is_current`` marks the latest
+    version of each use case. The filter columns repeat public values of ``row`` so that the
+    inventory page can search and page without reading every row.
+    """
+
+    __tablename__ = "published_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # A published use case is never deleted (the lifecycle refuses); SET NULL is belt and braces.
+    pilot_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pilots.id", ondelete="SET NULL"), index=True
+    )
+    use_case_id: Mapped[str] = mapped_column(String(64), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    row: Mapped[dict[str, str]] = mapped_column(JSON)
+    withheld: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # Waivers in force: [{"item_id", "title", "justification"}], published with the record.
+    waivers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    listed: Mapped[bool] = mapped_column(Boolean, default=True)
+    wholly_withheld: Mapped[bool] = mapped_column(Boolean, default=False)
+    agency: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(300))
+    topic_area: Mapped[str | None] = mapped_column(String(100))
+    development_stage: Mapped[str | None] = mapped_column(String(100))
+    is_high_impact: Mapped[str | None] = mapped_column(String(60))
+    search_text: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        db.UniqueConstraint("use_case_id", "number", name="uq_published_versions_use_case_number"),
+        db.Index("ix_published_versions_current_listed", "is_current", "listed", "pilot_id"),
+    )

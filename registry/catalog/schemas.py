@@ -198,6 +198,18 @@ PilotSchema = FastDumpSchema.from_dict(
             metadata={"description": "The recorded stage is beyond what any approval covers."}
         ),
         "data_sources": fields.List(fields.Nested(DataSourceBriefSchema)),
+        "withheld_fields": fields.List(
+            fields.String(), metadata={"description": "Inventory fields withheld from the public."}
+        ),
+        "withheld_reasons": fields.Dict(keys=fields.String(), values=fields.String()),
+        "publication_state": fields.String(
+            metadata={"description": " | ".join(v.PublicationState.values())}
+        ),
+        "publication_status": fields.String(
+            attribute="publication_state",
+            dump_only=True,
+            metadata={"description": "The same as publication_state."},
+        ),
         "created_at": fields.DateTime(),
         "updated_at": fields.DateTime(),
         "version": fields.Integer(),
@@ -277,7 +289,28 @@ class DataSourceQuerySchema(ma.Schema):
 
 # PATCH body for a pilot: any subset of the create fields.
 PilotUpdateSchema = ma.Schema.from_dict(
-    {spec.key: _input_field(spec) for spec in v.PILOT_FIELDS}, name="PilotUpdateSchema"
+    {
+        **{spec.key: _input_field(spec) for spec in v.PILOT_FIELDS},
+        "withheld_fields": fields.List(
+            fields.String(validate=validate.Length(min=1, max=60)),
+            allow_none=True,
+            validate=validate.Length(max=len(v.INVENTORY_COLUMNS)),
+            metadata={
+                "description": "Inventory fields withheld from the public one by one (OMB "
+                "column names, or the API names of the fields that fill them); each is shown "
+                "as “withheld”. Withholding reaches the public record at once."
+            },
+        ),
+        "withheld_reasons": fields.Dict(
+            keys=fields.String(validate=validate.Length(max=60)),
+            values=fields.String(validate=validate.OneOf(v.WITHHOLDING_REASONS)),
+            allow_none=True,
+            metadata={
+                "description": "The OMB reason per withheld field (default: disclosure risk)."
+            },
+        ),
+    },
+    name="PilotUpdateSchema",
 )
 
 

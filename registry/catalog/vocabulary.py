@@ -532,3 +532,98 @@ HI_PRACTICE_COLUMNS: tuple[str, ...] = tuple(
     for column in INVENTORY_COLUMNS
     if column.startswith("hi_") and column != "hi_potential_impacts"
 )
+
+
+# ---- public trust: the public record, concerns, incidents and risks ----------------------------
+
+
+class PublicationState(LabelledEnum):
+    """Where a use case's public record is in the publishing workflow."""
+
+    DRAFT = "draft", "Not yet published"
+    READY = "ready", "Ready to publish"
+    PUBLISHED = "published", "Published"
+    RETRACTED = "retracted", "Retracted"
+
+
+class PublicationAction(LabelledEnum):
+    """What made a published version: each is kept, with its date, in the public history."""
+
+    PUBLISHED = "published", "Published"
+    IMPORTED = "imported", "Imported from a published inventory"
+    WITHHELD = "withheld", "Fields withheld"
+    RETIRED = "retired", "Retired"
+    RETRACTED = "retracted", "Retracted"
+
+
+# OMB's reasons for withholding, as the data dictionary's is_withheld codes ("No" aside).
+WITHHOLDING_REASONS: tuple[str, ...] = tuple(r.value for r in IsWithheld if r != IsWithheld.NO)
+# Inventory columns that identify a record and so are never withheld on their own.
+NEVER_WITHHELD_COLUMNS: tuple[str, ...] = ("agency", "agency_name", "id", "is_withheld")
+WITHHELD_TEXT = "withheld"
+# Columns a use case must fill before its record is published (a 409 lists the empty ones).
+REQUIRED_PUBLIC_COLUMNS: tuple[str, ...] = (
+    "use_case_name",
+    "agency",
+    "problem_solved",
+    "development_stage",
+    "is_high_impact",
+    "contact_email",
+)
+
+
+class ConcernStatus(LabelledEnum):
+    """A concern from the public, as its submitter follows it."""
+
+    NEW = "new", "Received, waiting for a first response"
+    RESPONDED = "responded", "The agency has responded"
+    DISMISSED = "dismissed", "Closed without further action"
+    MERGED = "merged", "Merged with an earlier report of the same problem"
+    INCIDENT = "incident", "Being investigated as an incident"
+
+
+class IncidentSeverity(LabelledEnum):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    SERIOUS = "serious", "Serious"
+    CRITICAL = "critical", "Critical"
+
+    @property
+    def is_serious(self) -> bool:
+        """Serious and critical incidents mark the pilot review due and block approvals."""
+        return self in (IncidentSeverity.SERIOUS, IncidentSeverity.CRITICAL)
+
+
+class IncidentStatus(LabelledEnum):
+    OPEN = "open", "Open"
+    MITIGATING = "mitigating", "Being mitigated"
+    RESOLVED = "resolved", "Resolved"
+    ACCEPTED = "accepted", "Accepted, with a justification"
+
+    @property
+    def is_closed(self) -> bool:
+        return self in (IncidentStatus.RESOLVED, IncidentStatus.ACCEPTED)
+
+
+# Suggestions offered by the forms; incidents and risks may name others in their own words.
+HARM_CATEGORIES: tuple[str, ...] = (
+    "Discrimination or unfair treatment",
+    "Wrongful denial of a benefit or service",
+    "Privacy or data exposure",
+    "Physical safety",
+    "Financial loss",
+    "Misinformation or wrong advice",
+    "Loss of access or accessibility",
+    "Other",
+)
+RISK_CATEGORIES: tuple[str, ...] = (
+    "Fairness and bias",
+    "Privacy",
+    "Safety",
+    "Security",
+    "Accuracy and reliability",
+    "Transparency",
+    "Legal and compliance",
+    "Vendor and supply chain",
+    "Other",
+)

@@ -45,6 +45,15 @@ def notify(
     return sent
 
 
+def email_address(to: str, *, subject: str, body: str, url: str | None = None) -> None:
+    """Email someone who has no account (a member of the public), after the commit, when
+    SMTP is configured; nothing goes to any inbox, and the address is never logged."""
+    if not current_app.config.get("MAIL_SERVER"):
+        log.info("email to a member of the public not sent (no SMTP configured): %s", subject)
+        return
+    _email_after_commit(to, subject, body, url)
+
+
 def caios() -> list[User]:
     return list(db.session.scalars(select(User).where(User.role == "caio", User.active.is_(True))))
 

@@ -9,8 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from registry import signals
-from registry.catalog.vocabulary import DecisionKind, field_label
-from registry.notifications.service import caios, notify
+from registry.catalog.vocabulary import (
+    ConcernStatus,
+    DecisionKind,
+    IncidentSeverity,
+    PublicationAction,
+    field_label,
+)
+from registry.notifications.service import caios, email_address, notify
 
 
 def _team(pilot: Any) -> list[Any]:
@@ -157,6 +163,89 @@ def on_condition_overdue(pilot: Any, *, condition: Any, **_: Any) -> None:
     )
 
 
+def on_publication_changed(pilot: Any, *, actor: Any, version: Any, **_: Any) -> None:
+    if version is None:
+        subject = f"The public record of “{pilot.name}” is ready to publish"
+        body = "An editor marked the record ready; a publisher can now publish it."
+        recipients = [*_team(pilot), *caios()]
+    else:
+        action = PublicationAction(version.action)
+        subject = (
+            f"Public record of “{pilot.name}”: {action.label.lower()} (version {version.number})"
+        )
+        body = version.reason or ""
+        recipients = _team(pilot)
+    notify(
+        recipients,
+        kind="publication",
+        subject=subject,
+        body=body,
+        url=f"/pilots/{pilot.id}/publication",
+        pilot_id=pilot.id,
+    )
+
+
+def on_concern_received(pilot: Any, *, concern: Any, **_: Any) -> None:
+    notify(
+        caios(),
+        kind="concern",
+        subject=f"A concern from the public about “{pilot.name}” ({concern.reference})",
+        body=(
+            f"A first response is due by {concern.first_response_due.isoformat()}. Read it and "
+            "triage it in the concerns queue."
+        ),
+        url=f"/concerns/{concern.id}",
+        pilot_id=pilot.id,
+    )
+
+
+def on_concern_updated(pilot: Any, *, concern: Any, **_: Any) -> None:
+    """The public submitter is emailed the new status, if they left an address."""
+    if not concern.contact_email:
+        return
+    status = ConcernStatus(concern.status)
+    body = f"Your report {concern.reference} about “{pilot.name}”: {status.label}."
+    if concern.public_response:
+        body += f"\n\nThe agency's response:\n{concern.public_response}"
+    email_address(
+        concern.contact_email,
+        subject=f"Your report {concern.reference}: {status.label.lower()}",
+        body=body,
+        url=f"/public/concerns/{concern.reference}",
+    )
+
+
+def on_incident_opened(pilot: Any, *, incident: Any, actor: Any, **_: Any) -> None:
+    severity = IncidentSeverity(incident.severity)
+    consequence = (
+        " The pilot is due for review, and no approval can be given while it is open."
+        if severity.is_serious
+        else ""
+    )
+    notify(
+        [pilot.owner, *caios()],
+        kind="incident",
+        subject=f"{severity.label} incident on “{pilot.name}”: {incident.title}",
+        body=f"{actor.name} recorded it.{consequence}",
+        url=f"/incidents/{incident.id}",
+        pilot_id=pilot.id,
+    )
+
+
+def on_incident_updated(pilot: Any, *, incident: Any, actor: Any, changes: Any, **_: Any) -> None:
+    if not {"status", "severity"} & set(changes):
+        return
+    notify(
+        [pilot.owner, *caios()],
+        kind="incident",
+        subject=f"Incident on “{pilot.name}” is now {incident.status_label.lower()} "
+        f"({incident.severity_label.lower()})",
+        body=f"{actor.name} changed it: {incident.title}",
+        url=f"/incidents/{incident.id}",
+        pilot_id=pilot.id,
+    )
+
+
 SUBSCRIPTIONS = {
     signals.pilot_submitted: on_submitted,
     signals.decision_recorded: on_decision,
@@ -169,6 +258,11 @@ SUBSCRIPTIONS = {
     signals.condition_verified: on_condition_verified,
     signals.condition_met: on_condition_met,
     signals.condition_overdue: on_condition_overdue,
+    signals.publication_changed: on_publication_changed,
+    signals.concern_received: on_concern_received,
+    signals.concern_updated: on_concern_updated,
+    signals.incident_opened: on_incident_opened,
+    signals.incident_updated: on_incident_updated,
 }
 
 

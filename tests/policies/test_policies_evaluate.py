@@ -31,6 +31,7 @@ BASELINE_IDS = [
     "independent_review",
     "public_notice",
     "appeal_process",
+    "risk_register",
     "fail_safe",
 ]
 EVERY_KIND = (
@@ -65,6 +66,7 @@ def everything(**overrides: Any) -> PilotFacts:
     evidence = tuple(
         EvidenceFact(kind, dt.date(2026, 1, 5), None, 100 + i) for i, kind in enumerate(EVERY_KIND)
     )
+    overrides.setdefault("current_risks", 2)
     return facts(evidence=evidence, **overrides)
 
 
@@ -139,8 +141,9 @@ def test_tier_four_with_everything_is_all_met(policy: dict[str, Any]) -> None:
     checklist = evaluate(
         policy, everything(tier="IV", is_high_impact="High-impact", bias_checks=recent)
     )
-    assert checklist.summary() == {"met": 18, "unmet": 0, "waived": 0, "not_applicable": 0}
+    assert checklist.summary() == {"met": 19, "unmet": 0, "waived": 0, "not_applicable": 0}
     assert checklist.blocking() == ()
+    assert checklist.item("risk_register").reason == "2 risk(s) on the register, reviewed on time"
     pia = checklist.item("privacy_impact_assessment")
     assert (pia.reason, pia.evidence_ids) == ("evidence 'pia' uploaded 2026-01-05", (100,))
     assert pia.nist == ("MEASURE 2.10", "GOVERN 1.1")
@@ -279,7 +282,7 @@ def test_summary_counts_every_status(policy: dict[str, Any]) -> None:
     checklist = evaluate(policy, facts(tier="II", is_high_impact="High-impact"))
     summary = checklist.summary()
     assert tuple(summary) == STATUSES
-    assert sum(summary.values()) == len(checklist.items) == 18
+    assert sum(summary.values()) == len(checklist.items) == 19
     assert len(checklist.blocking()) == summary["unmet"]
     assert all(item.status == "unmet" for item in checklist.blocking())
 

@@ -100,7 +100,7 @@ def test_requirements_grow_with_tier(policy: dict[str, Any]) -> None:
         "public_notice",
         "appeal_process",
     }
-    assert set(tier("IV")) == set(tier("III")) | {"fail_safe"}
+    assert set(tier("IV")) == set(tier("III")) | {"fail_safe", "risk_register"}
     assert [tier(t)["bias_check"] for t in ("I", "II", "III", "IV")] == [365, 365, 180, 90]
     assert policy["review_cadence_months"] == {"I": 24, "II": 12, "III": 9, "IV": 6}
     assert policy["untiered_requirements"] == [{"item": "impact_assessment", "max_age_days": None}]
@@ -231,7 +231,8 @@ BROKEN = [
     (
         _set(["items", 2, "satisfied_by"], {}),
         "items[2].satisfied_by",
-        "must name at least one means: impact_assessment, bias_check or evidence_kinds",
+        "must name at least one means: impact_assessment, bias_check, evidence_kinds or "
+        "risk_register",
     ),
     (
         _set(["fairness", "III", "thresholds", 0, "metric"], "recall"),

@@ -401,6 +401,79 @@ MATRIX = [
      dict(admin=200, caio=403, board=403, member=403, other_team=403, anonymous=302)),
     ("POST", "/users/{user}/edit", {},
      dict(admin=422, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    # --- public trust (#18) ---
+    ("POST", "/api/v1/public/concerns", "concern",
+     dict(admin=201, caio=201, board=201, member=201, other_team=201, anonymous=201)),
+    ("GET", "/api/v1/public/concerns/{reference}", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
+    ("GET", "/api/v1/concerns", None,
+     dict(admin=200, caio=200, board=200, member=403, other_team=403, anonymous=401)),
+    ("GET", "/api/v1/concerns/{concern}", None,
+     dict(admin=200, caio=200, board=200, member=403, other_team=403, anonymous=401)),
+    ("POST", "/api/v1/concerns/{concern}/triage", {"action": "respond", "response": "We are looking into it."},
+     dict(admin=200, caio=200, board=403, member=403, other_team=403, anonymous=401)),
+    ("GET", "/api/v1/incidents", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401)),
+    ("POST", "/api/v1/incidents", "incident",
+     dict(admin=201, caio=201, board=403, member=201, other_team=403, anonymous=401)),
+    ("GET", "/api/v1/incidents/{incident}", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401)),
+    ("PATCH", "/api/v1/incidents/{incident}", {"status": "mitigating"},
+     dict(admin=200, caio=200, board=403, member=200, other_team=403, anonymous=401)),
+    ("GET", "/api/v1/pilots/{pilot}/risks", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401)),
+    ("POST", "/api/v1/pilots/{pilot}/risks", {"likelihood": 2, "severity": 3},
+     dict(admin=201, caio=201, board=403, member=201, other_team=403, anonymous=401)),
+    ("GET", "/api/v1/risks/{risk}", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401)),
+    ("PATCH", "/api/v1/risks/{risk}", {"likelihood": 3},
+     dict(admin=200, caio=200, board=403, member=200, other_team=403, anonymous=401)),
+    ("GET", "/api/v1/pilots/{pilot}/publication", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401)),
+    ("POST", "/api/v1/pilots/{pilot}/publication", {"action": "ready"},
+     dict(admin=200, caio=403, board=403, member=200, other_team=403, anonymous=401)),
+    ("GET", "/api/v1/inventory/history.csv", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
+    ("GET", "/api/v1/inventory/diff.csv", None,
+     dict(admin=422, caio=422, board=422, member=422, other_team=422, anonymous=422)),
+    ("GET", "/api/v1/inventory/diff.json", None,
+     dict(admin=422, caio=422, board=422, member=422, other_team=422, anonymous=422)),
+    ("GET", "/api/v1/inventory/waivers.json", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
+    ("GET", "/inventory/{use_case}/concern", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
+    ("POST", "/inventory/{use_case}/concern", {},
+     dict(admin=422, caio=422, board=422, member=422, other_team=422, anonymous=422)),
+    ("GET", "/public/concerns/{reference}", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
+    ("GET", "/concerns", None,
+     dict(admin=200, caio=200, board=200, member=403, other_team=403, anonymous=302)),
+    ("GET", "/concerns/{concern}", None,
+     dict(admin=200, caio=200, board=200, member=403, other_team=403, anonymous=302)),
+    ("POST", "/concerns/{concern}/triage", {"action": "respond", "response": "We are looking into it."},
+     dict(admin=302, caio=302, board=403, member=403, other_team=403, anonymous=302)),
+    ("GET", "/incidents", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("GET", "/pilots/{pilot}/incidents/new", None,
+     dict(admin=200, caio=200, board=403, member=200, other_team=403, anonymous=302)),
+    ("POST", "/pilots/{pilot}/incidents/new", {},
+     dict(admin=422, caio=422, board=403, member=422, other_team=403, anonymous=302)),
+    ("GET", "/incidents/{incident}", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("POST", "/incidents/{incident}", {},
+     dict(admin=302, caio=302, board=403, member=302, other_team=403, anonymous=302)),
+    ("GET", "/pilots/{pilot}/risks", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("POST", "/pilots/{pilot}/risks", {},
+     dict(admin=422, caio=422, board=403, member=422, other_team=403, anonymous=302)),
+    ("GET", "/pilots/{pilot}/publication", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("POST", "/pilots/{pilot}/publication", {"action": "ready"},
+     dict(admin=302, caio=403, board=403, member=302, other_team=403, anonymous=302)),
+    ("GET", "/inventory/history", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
+    ("GET", "/inventory/{use_case}", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
 ]
 
 CASES = [
@@ -435,6 +508,12 @@ def world(factory):
     evidence = factory.evidence(pilot, users["member"])
     bias_check = factory.bias_check(pilot, users["member"])
     condition = factory.condition(pilot)
+    from assessments import concerns, incidents, risks
+
+    published = factory.public_pilot(users["member"], name="Published for the matrix")
+    concern = concerns.submit({"use_case_id": published.use_case_id, "description": "Wrong."})
+    incident = incidents.open_incident({"pilot_id": pilot.id, "severity": "low"}, users["member"])
+    risk = risks.add_risk(pilot, {"likelihood": 2, "severity": 2}, users["member"])
     tokens = {role: factory.token(user) for role, user in users.items()}
     spare_token, _ = auth_service.create_token(users["member"], "spare", actor=None)
     return {
@@ -451,12 +530,17 @@ def world(factory):
         "token": spare_token.id,
         "user": users["member"].id,
         "revision": 1,
+        "use_case": published.use_case_id,
+        "reference": concern.reference,
+        "concern": concern.id,
+        "incident": incident.id,
+        "risk": risk.id,
     }
 
 
 PLACEHOLDERS = (
     "pilot", "source", "assessment", "policy", "evidence", "bias_check", "condition", "token",
-    "user", "revision",
+    "user", "revision", "use_case", "reference", "concern", "incident", "risk",
 )
 STATIC = {"static_file": "css/app.css", "report_static_file": "print.css"}
 
@@ -477,6 +561,10 @@ def _api_request(client, world, method, url, body, role):
             "owner_email": world["users"]["member"].email,
             "stage": "pre_deployment",
         }
+    if body == "concern":
+        body = {"use_case_id": world["use_case"], "description": "The entry is wrong."}
+    elif body == "incident":
+        body = {"pilot_id": world["pilot"], "severity": "low"}
     if body == "answers":
         body = {"answers": world["answers"]}
     elif body == "policy":

@@ -215,6 +215,10 @@ def test_hi_practices_come_from_the_checklist_for_high_impact_pilots(client, fac
             assert row[column] == "In-progress", column
     assert row["hi_potential_impacts"] == "Denials."
     factory.evidence(pilot, owner, kind="test_report", content=b"Test report\n", name="t.txt")
+    # The public record is a published version: new evidence shows once it is published again.
+    (row,) = csv_rows(client)
+    assert row["hi_testing_conducted"] == "In-progress"
+    factory.republish(pilot, owner)
     (row,) = csv_rows(client)
     assert row["hi_testing_conducted"] == "Yes"
     assert row["hi_appeal_process"] == "In-progress"
@@ -356,8 +360,10 @@ def test_import_accepts_long_forms_and_exports_them_back(app, factory, client):
     for column, value in row.items():
         assert exported[column] == value, column
 
-    # An edit made in the registry replaces the imported text in the export.
+    # An edit made in the registry replaces the imported text once the record is published.
     catalog_service.update_pilot(pilot, {"contracting_usage": "Vendor Purchased"}, admin)
+    app.config["PUBLIC_INQUIRY_EMAIL"] = "ai-inventory@agency.gov"  # the file left it empty
+    factory.republish(pilot, admin, admin)
     exported = {r["id"]: r for r in csv_rows(client)}["MCG-LF"]
     assert exported["contracting_usage"] == "Vendor Purchased"
     assert exported["development_stage"] == row["development_stage"]
@@ -409,6 +415,8 @@ def test_imported_hi_answers_are_kept_until_the_pilot_is_assessed(app, factory, 
     assert rows["MCG-HI2"]["hi_testing_conducted"] == ""  # imported empty stays empty
     pilot = db.session.scalar(select(Pilot).where(Pilot.use_case_id == "MCG-HI"))
     factory.evidence(pilot, admin, kind="test_report", content=b"Report\n", name="r.txt")
+    app.config["PUBLIC_INQUIRY_EMAIL"] = "ai-inventory@agency.gov"  # the file left it empty
+    factory.republish(pilot, admin, admin)
     row = {row["id"]: row for row in csv_rows(client)}["MCG-HI"]
     assert row["hi_testing_conducted"] == "Yes"
     assert row["hi_independent_review"] == "In-progress"
