@@ -11,6 +11,7 @@ from assessments import bias_checks, service
 from assessments.api import evidence_response
 from assessments.charts import METRIC_NAMES
 from policies import store
+from policies.fairness import TASK_LABELS
 from registry.auth.permissions import authorize, can
 from registry.catalog import service as catalog
 from registry.catalog.views import render_pilot_page
@@ -221,19 +222,24 @@ def bias_check_detail(check_id: int):
     authorize(current_user, "pilot.read")
     check = bias_checks.get(check_id)
     pilot = catalog.get_pilot(check.pilot_id)
-    from assessments.charts import metric_table
+    from assessments import charts
 
-    tables = (
-        {metric: metric_table(check.results, metric) for metric in (check.charts or {})}
-        if check.results
-        else {}
-    )
+    results = check.results or {}
+    tables = {
+        metric: charts.metric_table(results, metric)
+        for metric in (check.charts or {})
+        if metric != "routing"
+    }
     return render_template(
         "assessments/bias_check.html",
         check=check,
         pilot=pilot,
         tables=tables,
-        metrics=METRIC_NAMES,
+        metrics=charts.result_metric_labels(results),
+        task_label=TASK_LABELS.get(check.task, check.task),
+        group_table=charts.group_table(results) if results else None,
+        routing=charts.class_table(results) if results else None,
+        correctly_routed=charts.class_table(results, "true_positive_rate") if results else None,
         running=check.status in ("queued", "running"),
     )
 

@@ -13,6 +13,7 @@ from flask import current_app, render_template, url_for
 
 from assessments import bias_checks, service, workflow
 from assessments.charts import METRIC_NAMES
+from policies.fairness import TASK_LABELS
 from registry.audit.service import jsonable
 from registry.catalog.models import Pilot
 from registry.catalog.vocabulary import REVIEW_STATUS_LABELS, RISK_TIERS, STAGE_LABELS
@@ -125,7 +126,7 @@ def board_packet_html(since: dt.date | None, *, preview: bool) -> str:
         "decisions": [row["decision"].id for row in pf["decisions"]],
     }
     return render_template(
-        "reports/board_packet.html", portfolio=pf, summaries=summaries, charts=charts,
+        "reports/board_packet.html", portfolio=pf, summaries=summaries, charts=charts, task_labels=TASK_LABELS,
         verification=report_data.verification(digest_input), preview=preview,
         doc_title="AI portfolio board packet", doc_author=AUTHOR,
         doc_subject=f"Governance board packet, decisions since {pf['since']}",
