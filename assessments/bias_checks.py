@@ -12,12 +12,12 @@ from flask import current_app
 from sqlalchemy import select, update
 
 import policies
-from assessments import bias_spec, charts, jobs, service, verdicts
+from assessments import bias_spec, charts, compliance, jobs, verdicts
 from assessments.metrics import MAX_GROUPS
 from assessments.models import BiasCheck
 from policies import store
 from policies.fairness import BINARY
-from registry import audit
+from registry import audit, signals
 from registry.auth.permissions import authorize
 from registry.catalog.models import Pilot
 from registry.errors import Conflict, NotFound, ValidationFailed
@@ -112,7 +112,7 @@ def create(pilot: Pilot, upload, form: dict[str, Any], actor) -> BiasCheck:
         run(check.id, prepared=prepared)
         db.session.refresh(check)
     else:
-        jobs.enqueue(check.id)
+        jobs.enqueue(run_job, check.id)
     return check
 
 
@@ -204,7 +204,15 @@ def run(check_id: int, *, prepared=None) -> None:
             },
         )
         if previous is not None and previous.verdict == "pass" and check.verdict == "fail":
-            notify_flip(pilot, previous, check)
+            audit.record(
+                None,
+                "flip_to_fail",
+                "bias_check",
+                check.id,
+                {"pilot_id": pilot.id, "previous_check": previous.id},
+            )
+            signals.bias_check_flipped.send(pilot, previous=previous, current=check)
+        signals.compliance_inputs_changed.send(pilot, what="bias_check")
         db.session.commit()
     except Exception as error:  # noqa: BLE001 - any failure must end as a failed check, not a crash
         db.session.rollback()
@@ -214,6 +222,13 @@ def run(check_id: int, *, prepared=None) -> None:
         if not isinstance(error, ValidationFailed):
             log.exception("bias check %s failed", check_id)
         fail(check_id, message[:2000])
+
+
+def run_job(check_id: int) -> None:
+    """The job entry point (in-process or on an RQ worker): run one check by its id."""
+    log.info("job bias-check %s: start", check_id)
+    run(check_id)
+    log.info("job bias-check %s: done", check_id)
 
 
 def fail(check_id: int, message: str) -> None:
@@ -231,32 +246,6 @@ def fail(check_id: int, message: str) -> None:
         {"pilot_id": check.pilot_id, "status": "failed", "error": message[:500]},
     )
     db.session.commit()
-
-
-def notify_flip(pilot: Pilot, previous: BiasCheck, current: BiasCheck) -> None:
-    """A check that flips from pass to fail reaches the owner and the CAIOs."""
-    hooks = current_app.extensions["registry"].get("notify", [])
-    subject = (
-        f"Bias check on “{pilot.name}” now fails (it passed on {previous.finished_at:%Y-%m-%d})"
-    )
-    if not hooks:
-        log.warning("%s: notify %s and the CAIOs", subject, pilot.owner.email)
-    for hook in hooks:
-        hook(
-            kind="bias_check_failed",
-            pilot=pilot,
-            subject=subject,
-            url=f"/bias-checks/{current.id}",
-            to_owner=True,
-            to_caios=True,
-        )
-    audit.record(
-        None,
-        "flip_to_fail",
-        "bias_check",
-        current.id,
-        {"pilot_id": pilot.id, "previous_check": previous.id},
-    )
 
 
 def reap_stalled(timeout_seconds: int | None = None) -> int:
@@ -289,7 +278,7 @@ def rerun(check: BiasCheck, actor) -> BiasCheck:
     check.started_at = check.finished_at = check.heartbeat_at = None
     audit.record(actor, "rerun", "bias_check", check.id, {"pilot_id": check.pilot_id})
     db.session.commit()
-    jobs.enqueue(check.id)
+    jobs.enqueue(run_job, check.id)
     return check
 
 
@@ -322,7 +311,7 @@ def facts(pilot: Pilot) -> dict[str, Any]:
     ).all()
     return {
         "bias_checks": tuple(
-            policies.BiasCheckFact(completed_at=service.utc_day(c.finished_at), verdict=c.verdict)
+            policies.BiasCheckFact(completed_at=compliance.utc_day(c.finished_at), verdict=c.verdict)
             for c in checks
         )
     }

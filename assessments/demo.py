@@ -10,6 +10,7 @@ from werkzeug.datastructures import FileStorage
 
 import policies
 from assessments import service
+from registry.catalog.vocabulary import ReviewStatus
 
 PROFILE = {"High-impact": 1.0, "Presumed High-Impact, but Not High-impact": 0.5}
 
@@ -95,7 +96,7 @@ def seed_review(pilot, users) -> None:
             "rationale": "Benefits outweigh the residual risk.",
             "waivers": waivers,
         },
-        "approved_with_conditions": {
+        ReviewStatus.APPROVED_WITH_CONDITIONS: {
             "decision": "approve_with_conditions",
             "rationale": "Proceed under the conditions below.",
             "waivers": waivers,
@@ -106,7 +107,7 @@ def seed_review(pilot, users) -> None:
                 }
             ],
         },
-        "changes_requested": {
+        ReviewStatus.CHANGES_REQUESTED: {
             "decision": "request_changes",
             "rationale": "Add an appeal process and the vendor's validation study.",
         },

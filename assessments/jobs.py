@@ -1,9 +1,12 @@
-"""Where bias checks run: an in-process executor by default, RQ workers when REDIS_URL is set."""
+"""Where background jobs run: an in-process executor by default, RQ workers when REDIS_URL is
+set. A job is a module-level function taking ids; it runs inside an app context."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from flask import Flask, current_app
 
@@ -19,8 +22,8 @@ def _local_executor() -> ThreadPoolExecutor:
     return _executor
 
 
-def enqueue(check_id: int) -> None:
-    """Queue a check by id; the job looks everything else up itself."""
+def enqueue(job: Callable[..., Any], *args: Any) -> None:
+    """Queue a job; it gets only the ids passed here and looks everything else up itself."""
     redis_url = current_app.config.get("REDIS_URL")
     if redis_url:
         from redis import Redis
@@ -28,32 +31,20 @@ def enqueue(check_id: int) -> None:
 
         queue = Queue(QUEUE_NAME, connection=Redis.from_url(redis_url))
         queue.enqueue(
-            "assessments.jobs.run_job",
-            check_id,
-            job_timeout=current_app.config.get("BIAS_CHECK_TIMEOUT_SECONDS", 900),
+            job, *args, job_timeout=current_app.config.get("BIAS_CHECK_TIMEOUT_SECONDS", 900)
         )
-        log.info("bias check %s queued on RQ", check_id)
+        log.info("job %s%s queued on RQ", job.__name__, args)
         return
     app = current_app._get_current_object()
-    _local_executor().submit(_run_in_app, app, check_id)
-    log.info("bias check %s queued in-process", check_id)
+    _local_executor().submit(_run_in_app, app, job, args)
+    log.info("job %s%s queued in-process", job.__name__, args)
 
 
-def _run_in_app(app: Flask, check_id: int) -> None:
-    from assessments import bias_checks
+def _run_in_app(app: Flask, job: Callable[..., Any], args: tuple[Any, ...]) -> None:
     from registry.extensions import db
 
     with app.app_context():
         try:
-            bias_checks.run(check_id)
+            job(*args)
         finally:
             db.session.remove()
-
-
-def run_job(check_id: int) -> None:
-    """The RQ entry point: runs inside the worker's app context."""
-    from assessments import bias_checks
-
-    log.info("job bias-check %s: start", check_id)
-    bias_checks.run(check_id)
-    log.info("job bias-check %s: done", check_id)

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.auth.models import User
+from registry.catalog.vocabulary import ApprovedStage, ConditionStatus, DecisionKind
 from registry.extensions import db
 
 
@@ -140,6 +141,9 @@ class Submission(db.Model):
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     note: Mapped[str | None] = mapped_column(Text)
+    # The revision the submission froze, and the stage the team asks approval for.
+    revision: Mapped[int | None] = mapped_column(Integer)
+    requested_stage: Mapped[str | None] = mapped_column(String(20))
 
     submitted_by: Mapped[User | None] = relationship()
 
@@ -159,8 +163,20 @@ class Decision(db.Model):
     policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_versions.id"))
     policy_version_label: Mapped[str | None] = mapped_column(String(260))
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The revision decided on, and for an approval the stage it approves (pilot or deployed).
+    revision: Mapped[int | None] = mapped_column(Integer)
+    stage: Mapped[str | None] = mapped_column(String(20))
 
     decided_by: Mapped[User | None] = relationship()
+
+    @property
+    def decision_label(self) -> str:
+        return DecisionKind.label_of(self.decision)
+
+    @property
+    def stage_label(self) -> str:
+        return ApprovedStage.label_of(self.stage)
+
     waivers: Mapped[list[Waiver]] = relationship(back_populates="decision", order_by="Waiver.id")
     conditions: Mapped[list[Condition]] = relationship(
         back_populates="decision", order_by="Condition.id"
@@ -183,7 +199,8 @@ class Waiver(db.Model):
 
 
 class Condition(db.Model):
-    """Something an approval with conditions requires by a date."""
+    """Something an approval with conditions requires by a date; it may cover a checklist item
+    that was unmet at the decision, and is then met when that item is."""
 
     __tablename__ = "conditions"
 
@@ -191,21 +208,38 @@ class Condition(db.Model):
     pilot_id: Mapped[int] = mapped_column(ForeignKey("pilots.id", ondelete="CASCADE"), index=True)
     decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"))
     text: Mapped[str] = mapped_column(Text)
+    item_id: Mapped[str | None] = mapped_column(String(80))
     due_date: Mapped[date] = mapped_column(Date, index=True)
-    status: Mapped[str] = mapped_column(String(10), default="open")
+    # open, reported or met (overdue is an open or reported condition past its date).
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    # The team's report that it is met, which a CAIO verifies.
+    reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reported_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    report_note: Mapped[str | None] = mapped_column(Text)
+    evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id", ondelete="SET NULL"))
+    # How it became met: "verified" by a CAIO, or "item" when its checklist item became met.
     met_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     met_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     met_note: Mapped[str | None] = mapped_column(Text)
-    evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id", ondelete="SET NULL"))
+    met_how: Mapped[str | None] = mapped_column(String(10))
+    overdue_since: Mapped[date | None] = mapped_column(Date)
 
     decision: Mapped[Decision] = relationship(back_populates="conditions")
-    met_by: Mapped[User | None] = relationship()
+    met_by: Mapped[User | None] = relationship(foreign_keys=[met_by_id])
+    reported_by: Mapped[User | None] = relationship(foreign_keys=[reported_by_id])
 
     def state(self, today: date) -> str:
-        """open, met or overdue."""
-        if self.status == "met":
-            return "met"
-        return "overdue" if self.due_date < today else "open"
+        """open, reported, met or overdue."""
+        if self.status == ConditionStatus.MET:
+            return ConditionStatus.MET.value
+        if self.due_date < today:
+            return ConditionStatus.OVERDUE.value
+        return self.status
+
+    def state_label(self, today: date) -> str:
+        return ConditionStatus.label_of(self.state(today))
 
 
 class Comment(db.Model):

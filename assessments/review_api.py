@@ -12,6 +12,7 @@ from registry.api_base import RegistryBlueprint as Blueprint
 from registry.auth.api_auth import api_user
 from registry.auth.permissions import authorize
 from registry.catalog import service as catalog
+from registry.catalog.vocabulary import ApprovedStage, ConditionStatus, DecisionKind
 from registry.errors import PreconditionFailed
 from registry.notifications import service as notifications
 
@@ -34,12 +35,19 @@ def check_if_match(pilot) -> None:
 
 class SubmissionInputSchema(ma.Schema):
     note = fields.String(validate=validate.Length(max=5000), allow_none=True)
+    requested_stage = fields.String(
+        validate=validate.OneOf(ApprovedStage.values()),
+        allow_none=True,
+        metadata={"description": "The stage the team asks approval for: pilot or deployed."},
+    )
 
 
 class SubmissionSchema(ma.Schema):
     id = fields.Integer()
     pilot_id = fields.Integer()
     round = fields.Integer()
+    revision = fields.Integer(allow_none=True)
+    requested_stage = fields.String(allow_none=True)
     submitted_at = fields.DateTime()
     note = fields.String(allow_none=True)
     submitted_by = fields.Function(lambda s: s.submitted_by.email if s.submitted_by else None)
@@ -49,6 +57,11 @@ class SubmissionSchema(ma.Schema):
 class ConditionInputSchema(ma.Schema):
     text = fields.String(required=True, validate=validate.Length(min=1, max=5000))
     due_date = fields.Date(required=True)
+    item_id = fields.String(
+        validate=validate.Length(max=80),
+        allow_none=True,
+        metadata={"description": "The checklist item the condition covers, if any."},
+    )
 
 
 class WaiverInputSchema(ma.Schema):
@@ -57,10 +70,27 @@ class WaiverInputSchema(ma.Schema):
 
 
 class DecisionInputSchema(ma.Schema):
-    decision = fields.String(required=True, validate=validate.OneOf(workflow.DECISIONS))
+    decision = fields.String(required=True, validate=validate.OneOf(DecisionKind.values()))
     rationale = fields.String(validate=validate.Length(max=20_000), allow_none=True)
-    conditions = fields.List(fields.Nested(ConditionInputSchema), load_default=list)
-    waivers = fields.List(fields.Nested(WaiverInputSchema), load_default=list)
+    stage = fields.String(
+        validate=validate.OneOf(ApprovedStage.values()),
+        allow_none=True,
+        metadata={
+            "description": "The stage an approval covers: pilot or deployed. Default: the "
+            "stage asked for at submission, else the stage the pilot records (pilot for "
+            "pre_deployment)."
+        },
+    )
+    conditions = fields.List(
+        fields.Nested(ConditionInputSchema),
+        load_default=list,
+        validate=validate.Length(max=workflow.MAX_CONDITIONS),
+    )
+    waivers = fields.List(
+        fields.Nested(WaiverInputSchema),
+        load_default=list,
+        validate=validate.Length(max=workflow.MAX_WAIVERS),
+    )
 
 
 class ConditionSchema(ma.Schema):
@@ -68,12 +98,18 @@ class ConditionSchema(ma.Schema):
     pilot_id = fields.Integer()
     decision_id = fields.Integer()
     text = fields.String()
+    item_id = fields.String(allow_none=True)
     due_date = fields.Date()
     status = fields.Function(
-        lambda c: c.state(workflow.today()), metadata={"description": "open, met or overdue"}
+        lambda c: c.state(workflow.today()),
+        metadata={"description": " | ".join(ConditionStatus.values())},
     )
+    reported_at = fields.DateTime(allow_none=True)
+    reported_by = fields.Function(lambda c: c.reported_by.email if c.reported_by else None)
+    report_note = fields.String(allow_none=True)
     met_at = fields.DateTime(allow_none=True)
     met_note = fields.String(allow_none=True)
+    met_how = fields.String(allow_none=True)
     evidence_id = fields.Integer(allow_none=True)
 
 
@@ -93,7 +129,9 @@ class DecisionSchema(ma.Schema):
     decided_by = fields.Function(lambda d: d.decided_by.email if d.decided_by else None)
     decided_at = fields.DateTime()
     policy_version = fields.String(attribute="policy_version_label")
-    review_status = fields.Function(lambda d: workflow.RESULTING_STATUS[d.decision])
+    revision = fields.Integer(allow_none=True)
+    stage = fields.String(allow_none=True)
+    review_status = fields.Function(lambda d: DecisionKind(d.decision).resulting_status.value)
     conditions = fields.List(fields.Nested(ConditionSchema))
     waivers = fields.List(fields.Nested(WaiverSchema))
     snapshot = fields.Raw()
@@ -116,11 +154,21 @@ class QueueRowSchema(ma.Schema):
     compliance = fields.Dict(keys=fields.String(), values=fields.Integer())
     blocking = fields.List(fields.String())
     bias_verdict = fields.String(allow_none=True)
+    revision = fields.Integer(allow_none=True)
+    requested_stage = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+    in_use_without_approval = fields.Boolean()
+    unreviewed_changes = fields.List(fields.String())
 
 
 class MeetConditionSchema(ma.Schema):
     note = fields.String(required=True, validate=validate.Length(max=5000))
     evidence_id = fields.Integer(allow_none=True, strict=True)
+
+
+class VerificationSchema(ma.Schema):
+    accepted = fields.Boolean(required=True)
+    note = fields.String(validate=validate.Length(max=5000), allow_none=True)
 
 
 class CommentInputSchema(ma.Schema):
@@ -151,14 +199,20 @@ class NotificationSchema(ma.Schema):
 class PilotSubmission(MethodView):
     @blp.arguments(SubmissionInputSchema)
     @blp.response(201, SubmissionSchema)
-    @blp.alt_response(409, description="The pilot is not in draft, changes_requested or rejected.")
+    @blp.alt_response(
+        409,
+        description="The pilot's state does not allow a submission, or is_high_impact (or its "
+        "justification) is not recorded; `errors` names what blocks it.",
+    )
     def post(self, data, pilot_id):
         """Submit the pilot for review (from draft, changes requested, or rejected as a new round)."""
         user = api_user()
         pilot = catalog.get_pilot(pilot_id)
         authorize(user, "pilot.submit", pilot)
         check_if_match(pilot)
-        return workflow.submit(pilot, user, note=data.get("note"))
+        return workflow.submit(
+            pilot, user, note=data.get("note"), requested_stage=data.get("requested_stage")
+        )
 
 
 @blp.route("/pilots/<int:pilot_id>/decisions")
@@ -176,7 +230,9 @@ class PilotDecisions(MethodView):
     )
     @blp.alt_response(412, description="If-Match was sent and the pilot has changed.")
     def post(self, data, pilot_id):
-        """A CAIO approves, approves with conditions, requests changes or rejects."""
+        """A CAIO approves (for a stage), approves with conditions, requests changes or rejects
+        the revision under review. The pilot's creator, the submitter of the current round and
+        anyone who was its owner or on its team since the last decision get 403."""
         user = api_user()
         pilot = catalog.get_pilot(pilot_id)
         authorize(user, "pilot.decide", pilot)
@@ -221,12 +277,26 @@ class ConditionMet(MethodView):
     @blp.arguments(MeetConditionSchema)
     @blp.response(200, ConditionSchema)
     def post(self, data, condition_id):
-        """Record that a condition is met, with a note and optional evidence."""
-        return workflow.meet_condition(
+        """The team reports a condition met, with a note and optional evidence (status
+        `reported`); a CAIO then verifies it."""
+        return workflow.report_condition(
             workflow.get_condition(condition_id),
             data["note"],
             api_user(),
             evidence_id=data.get("evidence_id"),
+        )
+
+
+@blp.route("/conditions/<int:condition_id>/verification")
+class ConditionVerification(MethodView):
+    @blp.arguments(VerificationSchema)
+    @blp.response(200, ConditionSchema)
+    @blp.alt_response(409, description="The condition is not reported met.")
+    def post(self, data, condition_id):
+        """A CAIO accepts the team's report (the condition is `met`) or sends it back
+        (`open`, with a note saying what is missing)."""
+        return workflow.verify_condition(
+            workflow.get_condition(condition_id), data["accepted"], data.get("note"), api_user()
         )
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,29 +10,21 @@ from flask import current_app
 from sqlalchemy import select
 
 import policies
+from assessments import compliance as compliance_module
 from assessments.models import Evidence, ImpactAssessment
 from policies import store
-from registry import audit
+from policies.models import PolicyVersion
+from registry import audit, signals
 from registry.auth.permissions import authorize
+from registry.catalog import lifecycle
 from registry.catalog.models import Pilot
 from registry.catalog.vocabulary import RISK_TIERS
 from registry.errors import NotFound, ValidationFailed
 from registry.extensions import db
 
 MIN_JUSTIFICATION_LENGTH = 20
-
-
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
-
-
-def utc_day(moment: dt.datetime | None) -> dt.date:
-    """The UTC calendar day of a stored timestamp (naive means UTC); today when missing."""
-    if moment is None:
-        return today()
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC)
-    return moment.date()
+today = compliance_module.today
+utc_day = compliance_module.utc_day
 
 
 # ---- the questionnaire --------------------------------------------------------------------
@@ -138,20 +128,8 @@ def assess(pilot: Pilot, answers: Any, actor) -> ImpactAssessment:
             "policy_version": version.label,
         },
     )
-    if pilot.risk_tier_source != "override" and pilot.risk_tier != result.impact_level:
-        before = {"risk_tier": pilot.risk_tier, "risk_tier_source": pilot.risk_tier_source}
-        pilot.risk_tier = result.impact_level
-        pilot.risk_tier_source = "questionnaire"
-        audit.record_change(
-            actor,
-            "set_risk_tier",
-            "pilot",
-            pilot.id,
-            before,
-            {"risk_tier": pilot.risk_tier, "risk_tier_source": "questionnaire"},
-        )
-    elif pilot.risk_tier_source is None:
-        pilot.risk_tier_source = "questionnaire"
+    lifecycle.set_tier_from_questionnaire(pilot, result.impact_level, actor)
+    signals.compliance_inputs_changed.send(pilot, what="impact_assessment")
     db.session.commit()
     return assessment
 
@@ -161,6 +139,29 @@ def _area_label(questionnaire_doc: Mapping[str, Any], area_id: str) -> str:
         if area["id"] == area_id:
             return area["label"]
     return area_id
+
+
+def answered_questions(assessment: ImpactAssessment) -> list[dict[str, Any]]:
+    """The questions an assessment answered, by area, in the words of the questionnaire it
+    was answered under, with the labels of the answers chosen (read-only, for reviewers)."""
+    version = db.session.get(PolicyVersion, assessment.policy_version_id)
+    questionnaire_doc = store.document(version)["questionnaire"]
+    areas = []
+    for area in questions_by_area(questionnaire_doc, assessment.answers):
+        rows = []
+        for question in area["questions"]:
+            value = assessment.answers.get(question["id"])
+            chosen = value if isinstance(value, list) else [value] if value is not None else []
+            labels = {c["value"]: c["label"] for c in question["choices"]}
+            rows.append(
+                {
+                    "id": question["id"],
+                    "text": question["text"],
+                    "answers": [labels.get(v, str(v)) for v in chosen],
+                }
+            )
+        areas.append({"label": area["label"], "questions": rows})
+    return areas
 
 
 def assessments_for(pilot: Pilot) -> list[ImpactAssessment]:
@@ -198,32 +199,13 @@ def override_tier(pilot: Pilot, tier: str | None, justification: str, actor) -> 
         ]
     if errors:
         raise ValidationFailed("The tier override could not be saved.", errors)
-    before = {
-        "risk_tier": pilot.risk_tier,
-        "risk_tier_source": pilot.risk_tier_source,
-        "risk_tier_justification": pilot.risk_tier_justification,
-    }
-    if tier is None:
-        latest = latest_assessment(pilot)
-        pilot.risk_tier = latest.impact_level if latest else None
-        pilot.risk_tier_source = "questionnaire" if latest else None
-        pilot.risk_tier_justification = None
-    else:
-        pilot.risk_tier = tier
-        pilot.risk_tier_source = "override"
-        pilot.risk_tier_justification = justification
-    after = {
-        "risk_tier": pilot.risk_tier,
-        "risk_tier_source": pilot.risk_tier_source,
-        "risk_tier_justification": pilot.risk_tier_justification,
-    }
-    db.session.flush()
-    audit.record(
+    latest = latest_assessment(pilot)
+    lifecycle.override_tier(
+        pilot,
+        tier,
+        justification,
         actor,
-        "override_risk_tier" if tier else "clear_risk_tier_override",
-        "pilot",
-        pilot.id,
-        {**audit.service.diff(before, after), "justification": justification},
+        questionnaire_level=latest.impact_level if latest else None,
     )
     db.session.commit()
     return pilot
@@ -302,6 +284,7 @@ def add_evidence(
                 "filename": evidence.filename,
             },
         )
+        signals.compliance_inputs_changed.send(pilot, what="evidence")
         db.session.commit()
     return evidence
 
@@ -341,39 +324,5 @@ def evidence_file(evidence: Evidence) -> Path:
 
 # ---- compliance ----------------------------------------------------------------------------
 
-
-def gather_facts(pilot: Pilot, *, on: dt.date | None = None) -> policies.PilotFacts:
-    """Everything the policy needs to know about a pilot, as plain facts."""
-    assessments = tuple(
-        policies.AssessmentFact(completed_at=utc_day(a.created_at), impact_level=a.impact_level)
-        for a in assessments_for(pilot)
-    )
-    evidence = tuple(
-        policies.EvidenceFact(
-            kind=e.kind, uploaded_at=utc_day(e.created_at), item_id=e.item_id, evidence_id=e.id
-        )
-        for e in evidence_for(pilot)
-    )
-    fields: dict[str, Any] = {
-        "tier": pilot.risk_tier,
-        "is_high_impact": pilot.is_high_impact,
-        "today": on or today(),
-        "assessments": assessments,
-        "evidence": evidence,
-        "bias_checks": (),
-        "waivers": (),
-    }
-    from assessments import bias_checks, workflow
-
-    fields.update(bias_checks.facts(pilot))
-    fields["waivers"] = workflow.waiver_facts(pilot)
-    return policies.PilotFacts(**fields)
-
-
-def compliance(pilot: Pilot, *, extra_waivers: tuple = (), on: dt.date | None = None):
-    """The pilot's checklist under the active policy, and the version that judged it."""
-    version, document = store.active_policy()
-    facts = gather_facts(pilot, on=on)
-    if extra_waivers:
-        facts = dataclasses.replace(facts, waivers=facts.waivers + tuple(extra_waivers))
-    return version, policies.evaluate(document, facts)
+gather_facts = compliance_module.gather_facts
+compliance = compliance_module.evaluate

@@ -90,6 +90,7 @@ def assessment_result(assessment_id: int):
         pilot=pilot,
         rows=rows,
         bands=bands,
+        answered=service.answered_questions(assessment),
         percent=round(100 * assessment.current_score / threshold) if threshold else 0,
     )
 

@@ -1,4 +1,10 @@
-"""The review workflow: submissions, gated CAIO decisions, waivers, conditions, re-review."""
+"""The review workflow: submissions, CAIO decisions with waivers and conditions, condition
+reports and their verification, re-review, and the review queue.
+
+It gathers the facts (the checklist, the questionnaire answers, the evidence, the bias checks)
+and asks the lifecycle (`registry.catalog.lifecycle`) to change the pilot's state; it never
+sets a pilot's fields itself. Each public function owns its transaction.
+"""
 
 from __future__ import annotations
 
@@ -7,60 +13,41 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 import policies
-from assessments import bias_checks, service
-from assessments.models import Comment, Condition, Decision, Submission, Waiver
+from assessments import bias_checks, compliance
+from assessments.models import (
+    BiasCheck,
+    Comment,
+    Condition,
+    Decision,
+    Evidence,
+    ImpactAssessment,
+    Submission,
+    Waiver,
+)
 from policies import store
-from registry import audit
+from registry import audit, signals
 from registry.auth.permissions import authorize
+from registry.catalog import lifecycle
 from registry.catalog.models import Pilot
-from registry.catalog.service import check_version
+from registry.catalog.vocabulary import (
+    APPROVED_STATUSES,
+    ApprovedStage,
+    ConditionStatus,
+    DecisionKind,
+    ReviewStatus,
+)
 from registry.errors import Conflict, NotFound, ValidationFailed
 from registry.extensions import db
-from registry.notifications.service import caios, notify
 
-DECISIONS = ("approve", "approve_with_conditions", "request_changes", "reject")
-RESULTING_STATUS = {
-    "approve": "approved",
-    "approve_with_conditions": "approved_with_conditions",
-    "request_changes": "changes_requested",
-    "reject": "rejected",
-}
-# The review lifecycle: action -> (states it may start from, state it leads to).
-TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
-    "submit": (frozenset({"draft", "changes_requested", "rejected"}), "submitted"),
-    "approve": (frozenset({"submitted"}), "approved"),
-    "approve_with_conditions": (frozenset({"submitted"}), "approved_with_conditions"),
-    "request_changes": (frozenset({"submitted"}), "changes_requested"),
-    "reject": (frozenset({"submitted"}), "rejected"),
-    "require_resubmission": (
-        frozenset({"approved", "approved_with_conditions"}),
-        "changes_requested",
-    ),
-}
+DECISIONS = DecisionKind.values()
 MIN_TEXT = 20
+MAX_CONDITIONS = 50
+MAX_WAIVERS = 100
 
-
-def today() -> dt.date:
-    return service.today()
-
-
-def check_transition(pilot: Pilot, action: str) -> str:
-    """The state an action leads to, or 409 naming the current and the allowed states."""
-    allowed_from, target = TRANSITIONS[action]
-    if pilot.review_status not in allowed_from:
-        raise Conflict(
-            f"Cannot {action.replace('_', ' ')} a pilot that is '{pilot.review_status}'.",
-            {
-                "review_status": [
-                    f"The pilot is '{pilot.review_status}'; '{action}' needs one of: "
-                    + ", ".join(sorted(allowed_from))
-                    + "."
-                ]
-            },
-        )
-    return target
+today = compliance.today
 
 
 def _sentence(text: str | None) -> bool:
@@ -75,97 +62,184 @@ def current_round(pilot: Pilot) -> int:
     )
 
 
+# ---- submission ----------------------------------------------------------------------------
+
+
+def revision_facts(pilot: Pilot) -> dict[str, Any]:
+    """What a revision freezes beside the pilot's own fields: the questionnaire answers, the
+    evidence hashes and the bias check in force."""
+    latest = db.session.scalar(
+        select(ImpactAssessment)
+        .where(ImpactAssessment.pilot_id == pilot.id)
+        .order_by(ImpactAssessment.created_at.desc(), ImpactAssessment.id.desc())
+        .limit(1)
+    )
+    evidence = db.session.scalars(
+        select(Evidence).where(Evidence.pilot_id == pilot.id).order_by(Evidence.id)
+    ).all()
+    check = bias_checks.latest_succeeded(pilot)
+    return {
+        "questionnaire": None
+        if latest is None
+        else {
+            "assessment_id": latest.id,
+            "impact_level": latest.impact_level,
+            "policy_version": latest.policy_version_label,
+            "answers": latest.answers,
+        },
+        "evidence": [
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "item_id": e.item_id,
+                "filename": e.filename,
+                "sha256": e.sha256,
+            }
+            for e in evidence
+        ],
+        "bias_check": None
+        if check is None
+        else {
+            "id": check.id,
+            "name": check.name,
+            "sha256": check.sha256,
+            "verdict": check.verdict,
+            "finished_at": check.finished_at,
+            "policy_version": check.policy_version_label,
+        },
+    }
+
+
 def submit(
-    pilot: Pilot, actor, *, note: str | None = None, expected_version: int | None = None
+    pilot: Pilot,
+    actor,
+    *,
+    note: str | None = None,
+    requested_stage: str | None = None,
+    expected_version: int | None = None,
 ) -> Submission:
-    """The team sends the pilot to the CAIOs' review queue."""
-    authorize(actor, "pilot.submit", pilot)
-    check_version(pilot.version, expected_version)
-    check_transition(pilot, "submit")
-    previous = pilot.review_status
+    """The team sends the pilot, frozen as a new revision, to the CAIOs' review queue."""
+    previous = ReviewStatus(pilot.review_status)
+    revision = lifecycle.submit(
+        pilot,
+        actor,
+        facts=revision_facts(pilot),
+        note=note,
+        requested_stage=requested_stage,
+        expected_version=expected_version,
+    )
     last_round = current_round(pilot)
-    # A draft or a rejected pilot starts a new round; answering a change request stays in it.
-    new_round = last_round + (1 if previous in ("draft", "rejected") or last_round == 0 else 0)
+    # Answering a change request stays in its round; anything else starts a new one.
+    answering = previous == ReviewStatus.CHANGES_REQUESTED and last_round > 0
     submission = Submission(
         pilot_id=pilot.id,
-        round=new_round,
+        round=last_round if answering else last_round + 1,
         submitted_by_id=actor.id,
-        submitted_at=dt.datetime.now(dt.UTC),
+        submitted_at=revision.frozen_at,
         note=(note or "").strip() or None,
+        revision=revision.number,
+        requested_stage=requested_stage,
     )
     db.session.add(submission)
-    pilot.review_status = "submitted"
-    db.session.flush()
-    audit.record(
-        actor,
-        "submit",
-        "pilot",
-        pilot.id,
-        {"review_status": {"before": previous, "after": "submitted"}, "round": new_round},
-    )
-    notify(
-        caios(),
-        kind="submission",
-        subject=f"“{pilot.name}” was submitted for review",
-        body=f"{actor.name} submitted {pilot.name} (round {new_round}).",
-        url=f"/pilots/{pilot.id}",
-        pilot_id=pilot.id,
-    )
     db.session.commit()
     return submission
 
 
-def _validate_decision(pilot: Pilot, data: Mapping[str, Any], checklist) -> dict[str, list[str]]:
+def latest_submission(pilot: Pilot) -> Submission | None:
+    return db.session.scalar(
+        select(Submission)
+        .where(Submission.pilot_id == pilot.id)
+        .order_by(Submission.id.desc())
+        .limit(1)
+    )
+
+
+# ---- decisions -----------------------------------------------------------------------------
+
+
+def _validate_decision(data: Mapping[str, Any], checklist) -> dict[str, list[str]]:
+    """The reasons the decision's own input is refused (422), in plain words, by field."""
     errors: dict[str, list[str]] = {}
-    decision = data.get("decision")
-    if decision not in DECISIONS:
-        errors["decision"] = [f"Choose one of: {', '.join(DECISIONS)}."]
+    kind = data.get("decision")
+    if kind not in DECISIONS:
+        errors["decision"] = ["Choose approve, approve with conditions, request changes or reject."]
         return errors
+    decision = DecisionKind(kind)
     rationale = (data.get("rationale") or "").strip()
-    if decision in ("reject", "request_changes") and not _sentence(rationale):
+    if decision in (DecisionKind.REJECT, DecisionKind.REQUEST_CHANGES) and not _sentence(rationale):
         errors["rationale"] = [
-            "A rejection or a request for changes needs a rationale of at least a sentence."
+            "Explain the decision in at least a sentence: the team needs to know what to change."
         ]
+    stage = data.get("stage")
+    if stage is not None and stage not in ApprovedStage.values():
+        errors["stage"] = ["Choose the stage the approval covers: pilot or deployed."]
+    if stage is not None and not decision.approves:
+        errors.setdefault("stage", []).append("Only an approval covers a stage.")
+    items = {item.id: item for item in checklist.items}
     conditions = data.get("conditions") or []
-    if decision == "approve_with_conditions" and not conditions:
-        errors["conditions"] = ["An approval with conditions needs at least one condition."]
-    for index, condition in enumerate(conditions):
-        text = (condition.get("text") or "").strip()
-        due = condition.get("due_date")
-        if not text:
-            errors.setdefault(f"conditions[{index}].text", []).append("Describe the condition.")
-        if due is None:
-            errors.setdefault(f"conditions[{index}].due_date", []).append("Give a due date.")
-        elif due <= today():
-            errors.setdefault(f"conditions[{index}].due_date", []).append(
-                f"The due date {due.isoformat()} is not in the future."
-            )
-    if conditions and decision not in ("approve_with_conditions",):
+    if decision == DecisionKind.APPROVE_WITH_CONDITIONS and not conditions:
+        errors["conditions"] = ["Add at least one condition to approve with conditions."]
+    if conditions and decision != DecisionKind.APPROVE_WITH_CONDITIONS:
         errors.setdefault("conditions", []).append(
             "Only an approval with conditions takes conditions."
         )
-    items = {item.id: item for item in checklist.items}
-    seen = set()
-    for index, waiver in enumerate(data.get("waivers") or []):
+    if len(conditions) > MAX_CONDITIONS:
+        errors.setdefault("conditions", []).append(f"Add at most {MAX_CONDITIONS} conditions.")
+    covered: dict[str, int] = {}
+    for index, condition in enumerate(conditions[:MAX_CONDITIONS]):
+        key = f"conditions[{index}]"
+        if not (condition.get("text") or "").strip():
+            errors.setdefault(f"{key}.text", []).append("Describe what the team must do.")
+        due = condition.get("due_date")
+        if due is None:
+            errors.setdefault(f"{key}.due_date", []).append("Enter the date it is due.")
+        elif due <= today():
+            errors.setdefault(f"{key}.due_date", []).append(
+                f"The due date {due.isoformat()} is not in the future; enter a later date."
+            )
+        item_id = condition.get("item_id")
+        if item_id:
+            if item_id not in items:
+                errors.setdefault(f"{key}.item_id", []).append(
+                    f"“{item_id}” is not an item of this pilot's checklist."
+                )
+            elif item_id in covered:
+                errors.setdefault(f"{key}.item_id", []).append(
+                    f"Condition {covered[item_id] + 1} already covers “{items[item_id].title}”."
+                )
+            else:
+                covered[item_id] = index
+    seen: set[str] = set()
+    waivers = data.get("waivers") or []
+    if len(waivers) > MAX_WAIVERS:
+        errors.setdefault("waivers", []).append(f"Waive at most {MAX_WAIVERS} items.")
+    for index, waiver in enumerate(waivers[:MAX_WAIVERS]):
         item_id = waiver.get("item_id")
         key = f"waivers[{index}]"
         if item_id not in items:
             errors.setdefault(f"{key}.item_id", []).append(
-                f"{item_id!r} is not an item of this pilot's checklist."
+                f"“{item_id}” is not an item of this pilot's checklist."
             )
         elif items[item_id].status != "unmet":
             errors.setdefault(f"{key}.item_id", []).append(
-                f"{item_id!r} is {items[item_id].status.replace('_', ' ')}, not unmet; only unmet items can be waived."
+                f"“{items[item_id].title}” is "
+                f"{items[item_id].status.replace('_', ' ')}; only an unmet item can be waived."
             )
         elif item_id in seen:
-            errors.setdefault(f"{key}.item_id", []).append(f"{item_id!r} is waived twice.")
+            errors.setdefault(f"{key}.item_id", []).append(
+                f"“{items[item_id].title}” is waived twice."
+            )
+        elif item_id in covered:
+            errors.setdefault(f"{key}.item_id", []).append(
+                f"“{items[item_id].title}” is both waived and covered by a condition; choose one."
+            )
         seen.add(item_id)
         if not _sentence(waiver.get("justification")):
             errors.setdefault(f"{key}.justification", []).append(
-                "A waiver needs a justification of at least a sentence."
+                "Justify the waiver in at least a sentence."
             )
-    if data.get("waivers") and decision not in ("approve", "approve_with_conditions"):
-        errors.setdefault("waivers", []).append("Waivers come with an approval.")
+    if waivers and not decision.approves:
+        errors.setdefault("waivers", []).append("Only an approval takes waivers.")
     return errors
 
 
@@ -188,32 +262,44 @@ def latest_verdicts(pilot: Pilot) -> dict[str, Any] | None:
 def decide(
     pilot: Pilot, data: Mapping[str, Any], actor, *, expected_version: int | None = None
 ) -> Decision:
-    """A CAIO decides; approvals are refused while any item is unmet and not waived."""
-    authorize(actor, "pilot.decide", pilot)
-    check_version(pilot.version, expected_version)
-    decision_kind = data.get("decision")
-    if decision_kind in TRANSITIONS:
-        check_transition(pilot, decision_kind)
-    version, checklist = service.compliance(pilot)
-    errors = _validate_decision(pilot, data, checklist)
+    """A CAIO decides on the revision under review, for a stage.
+
+    Refusals come in this order, and none writes anything: 403 for anyone but an independent
+    CAIO (saying why), 412 for a stale version, 409 when the pilot is not under review, 422
+    for a wrong decision input, and 409 when an approval would leave unmet items that are
+    neither waived nor (for an approval with conditions) covered by a condition.
+    """
+    lifecycle.check_may_decide(pilot, actor)
+    lifecycle.check_version(pilot.version, expected_version)
+    kind = data.get("decision")
+    if kind in DECISIONS:
+        lifecycle.check_transition(pilot, kind)
+    version, checklist = compliance.evaluate(pilot)
+    errors = _validate_decision(data, checklist)
     if errors:
         raise ValidationFailed("The decision could not be recorded.", errors)
+    decision_kind = DecisionKind(kind)
     waivers = [
         policies.WaiverFact(item_id=w["item_id"], justification=w["justification"].strip())
         for w in data.get("waivers") or []
     ]
     if waivers:
-        version, checklist = service.compliance(pilot, extra_waivers=tuple(waivers))
-    if decision_kind in ("approve", "approve_with_conditions") and checklist.blocking():
-        raise Conflict(
-            "The pilot cannot be approved while compliance items are unmet; meet them or waive them "
-            "with a justification.",
-            {item.id: [f"{item.title}: {item.reason}"] for item in checklist.blocking()},
-        )
+        version, checklist = compliance.evaluate(pilot, extra_waivers=tuple(waivers))
+    conditions = data.get("conditions") or []
     previous = pilot.review_status
-    round_number = current_round(pilot) or 1
+    effect = lifecycle.decide(
+        pilot,
+        actor,
+        kind=decision_kind.value,
+        checklist=checklist,
+        covered_items=[c["item_id"] for c in conditions if c.get("item_id")],
+        stage=data.get("stage"),
+        review_months=policies.review_cadence_months(store.document(version), pilot.risk_tier),
+    )
     snapshot = {
         "review_status_before": previous,
+        "revision": effect.revision,
+        "stage": effect.stage,
         "risk_tier": pilot.risk_tier,
         "risk_tier_source": pilot.risk_tier_source,
         "is_high_impact": pilot.is_high_impact,
@@ -224,14 +310,16 @@ def decide(
     }
     decision = Decision(
         pilot_id=pilot.id,
-        round=round_number,
-        decision=decision_kind,
+        round=current_round(pilot) or 1,
+        decision=decision_kind.value,
         rationale=(data.get("rationale") or "").strip() or None,
         decided_by_id=actor.id,
         decided_at=dt.datetime.now(dt.UTC),
         policy_version_id=version.id,
         policy_version_label=version.label,
         snapshot=audit.service.jsonable(snapshot),
+        revision=effect.revision,
+        stage=effect.stage,
     )
     db.session.add(decision)
     db.session.flush()
@@ -244,100 +332,62 @@ def decide(
                 justification=waiver.justification,
             )
         )
-    for condition in data.get("conditions") or []:
+    for condition in conditions:
         db.session.add(
             Condition(
                 pilot_id=pilot.id,
                 decision_id=decision.id,
                 text=condition["text"].strip(),
+                item_id=condition.get("item_id") or None,
                 due_date=condition["due_date"],
-                status="open",
+                status=ConditionStatus.OPEN.value,
             )
         )
-    pilot.review_status = RESULTING_STATUS[decision_kind]
-    if decision_kind in ("approve", "approve_with_conditions"):
-        months = policies.review_cadence_months(store.document(version), pilot.risk_tier)
-        pilot.next_review_at = _add_months(today(), months)
-        pilot.review_due_since = None
-        pilot.review_due_reason = None
     db.session.flush()
     audit.record(
         actor,
-        "decide",
-        "pilot",
-        pilot.id,
+        "record_decision",
+        "decision",
+        decision.id,
         {
-            "decision": decision_kind,
-            "decision_id": decision.id,
-            "round": round_number,
+            "pilot_id": pilot.id,
+            "decision": decision_kind.value,
+            "revision": effect.revision,
+            "stage": effect.stage,
+            "round": decision.round,
             "review_status": {"before": previous, "after": pilot.review_status},
             "rationale": decision.rationale,
             "policy_version": version.label,
             "next_review_at": audit.service.jsonable(pilot.next_review_at),
             "waivers": [{"item_id": w.item_id, "justification": w.justification} for w in waivers],
             "conditions": [
-                {"text": c["text"], "due_date": c["due_date"].isoformat()}
-                for c in data.get("conditions") or []
+                {
+                    "text": c["text"],
+                    "item_id": c.get("item_id"),
+                    "due_date": c["due_date"].isoformat(),
+                }
+                for c in conditions
             ],
         },
     )
-    team = [pilot.owner, *pilot.team_members]
-    notify(
-        team,
-        kind="decision",
-        subject=f"Decision on “{pilot.name}”: {decision_kind.replace('_', ' ')}",
-        body=decision.rationale or "",
-        url=f"/pilots/{pilot.id}",
-        pilot_id=pilot.id,
-    )
+    lifecycle.announce_decision(pilot, actor, decision)
     db.session.commit()
     return decision
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    for candidate in (day.day, 30, 29, 28):
-        try:
-            return dt.date(year, month, candidate)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
 
 
 def require_resubmission(
     pilot: Pilot, reason: str, actor, *, expected_version: int | None = None
 ) -> Pilot:
     """A CAIO sends an approved pilot back for review (its review is due or evidence expired)."""
-    authorize(actor, "pilot.decide", pilot)
-    check_version(pilot.version, expected_version)
-    check_transition(pilot, "require_resubmission")
+    lifecycle.check_may_decide(pilot, actor)
+    lifecycle.check_version(pilot.version, expected_version)
+    lifecycle.check_transition(pilot, "require_resubmission")
     if not _sentence(reason):
         raise ValidationFailed(
             "Say why the pilot must be resubmitted.",
-            {"reason": ["Give a reason of at least a sentence."]},
+            {"reason": ["Explain in at least a sentence why the pilot must be resubmitted."]},
         )
-    previous = pilot.review_status
-    pilot.review_status = "changes_requested"
-    db.session.flush()
-    audit.record(
-        actor,
-        "require_resubmission",
-        "pilot",
-        pilot.id,
-        {
-            "review_status": {"before": previous, "after": "changes_requested"},
-            "reason": reason.strip(),
-        },
-    )
-    notify(
-        [pilot.owner, *pilot.team_members],
-        kind="resubmission",
-        subject=f"“{pilot.name}” must be resubmitted for review",
-        body=reason.strip(),
-        url=f"/pilots/{pilot.id}",
-        pilot_id=pilot.id,
-    )
+    lifecycle.require_resubmission(pilot, reason.strip(), actor)
     db.session.commit()
     return pilot
 
@@ -360,22 +410,7 @@ def submissions_for(pilot: Pilot) -> list[Submission]:
     )
 
 
-def waiver_facts(pilot: Pilot) -> tuple[policies.WaiverFact, ...]:
-    """The waivers of the approval that stands; a new review round must waive afresh."""
-    if pilot.review_status not in ("approved", "approved_with_conditions"):
-        return ()
-    latest = db.session.scalar(
-        select(Decision)
-        .where(Decision.pilot_id == pilot.id)
-        .order_by(Decision.decided_at.desc(), Decision.id.desc())
-        .limit(1)
-    )
-    if latest is None or latest.decision not in ("approve", "approve_with_conditions"):
-        return ()
-    return tuple(
-        policies.WaiverFact(item_id=w.item_id, justification=w.justification)
-        for w in latest.waivers
-    )
+waiver_facts = compliance.waiver_facts
 
 
 # ---- conditions ----------------------------------------------------------------------------
@@ -398,50 +433,104 @@ def conditions_for(pilot: Pilot) -> list[Condition]:
     )
 
 
-def meet_condition(
+def report_condition(
     condition: Condition, note: str, actor, *, evidence_id: int | None = None
 ) -> Condition:
-    """The team records that a condition is met, with a note and optional evidence."""
+    """The team reports a condition met, with a note and optional evidence; a CAIO verifies."""
     pilot = db.session.get(Pilot, condition.pilot_id)
     authorize(actor, "condition.meet", pilot)
-    if condition.status == "met":
-        raise Conflict("The condition is already met.", {"status": ["The condition is 'met'."]})
+    if condition.status == ConditionStatus.MET:
+        raise Conflict(
+            "The condition is already met.", {"status": ["The condition is already met."]}
+        )
     if not (note or "").strip():
-        raise ValidationFailed("Say how the condition was met.", {"note": ["A note is required."]})
+        raise ValidationFailed(
+            "Say how the condition was met.", {"note": ["Describe how the condition was met."]}
+        )
     if evidence_id is not None:
-        evidence = service.get_evidence(evidence_id)
-        if evidence.pilot_id != pilot.id:
+        evidence = db.session.get(Evidence, evidence_id)
+        if evidence is None or evidence.pilot_id != pilot.id:
             raise ValidationFailed(
-                "That evidence belongs to another pilot.",
+                "Choose evidence of this pilot.",
                 {"evidence_id": [f"Evidence {evidence_id} is not this pilot's."]},
             )
-    condition.status = "met"
-    condition.met_at = dt.datetime.now(dt.UTC)
-    condition.met_by_id = actor.id
-    condition.met_note = note.strip()
+    before = condition.status
+    condition.status = ConditionStatus.REPORTED.value
+    condition.reported_at = dt.datetime.now(dt.UTC)
+    condition.reported_by_id = actor.id
+    condition.report_note = note.strip()
     condition.evidence_id = evidence_id
     db.session.flush()
     audit.record(
         actor,
-        "meet_condition",
+        "report_condition",
         "condition",
         condition.id,
         {
             "pilot_id": pilot.id,
-            "status": {"before": "open", "after": "met"},
-            "note": condition.met_note,
+            "status": {"before": before, "after": condition.status},
+            "note": condition.report_note,
             "evidence_id": evidence_id,
         },
     )
+    signals.condition_reported.send(pilot, condition=condition, actor=actor)
     db.session.commit()
     return condition
 
 
-def overdue_conditions() -> list[Condition]:
+# The earlier name, for callers that say "meet".
+meet_condition = report_condition
+
+
+def verify_condition(condition: Condition, accepted: bool, note: str | None, actor) -> Condition:
+    """A CAIO accepts the team's report (the condition is met) or sends it back (open)."""
+    pilot = db.session.get(Pilot, condition.pilot_id)
+    authorize(actor, "condition.verify", pilot)
+    if condition.status != ConditionStatus.REPORTED:
+        message = (
+            f"Only a condition reported met can be verified; this one is "
+            f"{ConditionStatus.label_of(condition.status).lower()}."
+        )
+        raise Conflict(message, {"status": [message]})
+    note = (note or "").strip() or None
+    if not accepted and not _sentence(note):
+        raise ValidationFailed(
+            "Say why the report is sent back.",
+            {"note": ["Explain in at least a sentence what is still missing."]},
+        )
+    before = condition.status
+    if accepted:
+        condition.status = ConditionStatus.MET.value
+        condition.met_at = dt.datetime.now(dt.UTC)
+        condition.met_by_id = actor.id
+        condition.met_note = note or condition.report_note
+        condition.met_how = "verified"
+    else:
+        condition.status = ConditionStatus.OPEN.value
+    db.session.flush()
+    audit.record(
+        actor,
+        "verify_condition",
+        "condition",
+        condition.id,
+        {
+            "pilot_id": pilot.id,
+            "accepted": accepted,
+            "status": {"before": before, "after": condition.status},
+            "note": note,
+        },
+    )
+    signals.condition_verified.send(pilot, condition=condition, actor=actor, accepted=accepted)
+    db.session.commit()
+    return condition
+
+
+def overdue_conditions(on: dt.date | None = None) -> list[Condition]:
+    """Conditions not met by their due date."""
     return list(
         db.session.scalars(
             select(Condition)
-            .where(Condition.status == "open", Condition.due_date < today())
+            .where(Condition.status != ConditionStatus.MET, Condition.due_date < (on or today()))
             .order_by(Condition.due_date)
         )
     )
@@ -454,7 +543,7 @@ def comment(pilot: Pilot, body: str, actor) -> Comment:
     authorize(actor, "pilot.comment", pilot)
     body = (body or "").strip()
     if not body:
-        raise ValidationFailed("Write something first.", {"body": ["A comment cannot be empty."]})
+        raise ValidationFailed("Write something first.", {"body": ["Enter a comment."]})
     if len(body) > 10_000:
         raise ValidationFailed(
             "The comment is too long.", {"body": ["Use at most 10,000 characters."]}
@@ -485,12 +574,12 @@ def review_due_reason(
     ``checklist`` is the pilot's compliance checklist on that day, if the caller has it.
     """
     on = on or today()
-    if pilot.review_status not in ("approved", "approved_with_conditions"):
+    if pilot.review_status not in APPROVED_STATUSES:
         return None
     if pilot.next_review_at is not None and pilot.next_review_at < on:
-        return f"review date {pilot.next_review_at.isoformat()} has passed"
+        return f"the review date {pilot.next_review_at.isoformat()} has passed"
     if checklist is None:
-        _, checklist = service.compliance(pilot, on=on)
+        _, checklist = compliance.evaluate(pilot, on=on)
     try:
         bias = checklist.item("bias_check")
     except KeyError:
@@ -501,34 +590,34 @@ def review_due_reason(
 
 
 def sweep(*, on: dt.date | None = None) -> list[Pilot]:
-    """Mark approved pilots whose review is due; safe to run twice (already-marked pilots are skipped)."""
+    """The daily pass: evaluate every checklist again (evidence and checks age), mark approved
+    pilots whose review is due, and mark overdue conditions. Safe to run twice."""
     on = on or today()
     marked = []
-    candidates = db.session.scalars(
-        select(Pilot).where(
-            Pilot.review_status.in_(("approved", "approved_with_conditions")),
-            Pilot.review_due_since.is_(None),
-        )
-    ).all()
-    for pilot in candidates:
-        reason = review_due_reason(pilot, on=on)
-        if reason is None:
+    for pilot in db.session.scalars(select(Pilot).order_by(Pilot.id)).all():
+        checklist = compliance.refresh(pilot, on=on)
+        if pilot.review_due_since is not None:
             continue
-        pilot.review_due_since = on
-        pilot.review_due_reason = reason
+        reason = review_due_reason(pilot, on=on, checklist=checklist)
+        if reason is not None and lifecycle.mark_review_due(pilot, reason, on=on):
+            marked.append(pilot)
+    for condition in overdue_conditions(on):
+        if condition.overdue_since is not None:
+            continue
+        condition.overdue_since = on
+        pilot = db.session.get(Pilot, condition.pilot_id)
+        reason = f"the condition “{condition.text}” was due on {condition.due_date.isoformat()}"
         db.session.flush()
         audit.record(
-            None, "review_due", "pilot", pilot.id, {"reason": reason, "since": on.isoformat()}
+            None,
+            "condition_overdue",
+            "condition",
+            condition.id,
+            {"pilot_id": pilot.id, "due_date": condition.due_date.isoformat()},
         )
-        notify(
-            [pilot.owner],
-            kind="review_due",
-            subject=f"“{pilot.name}” is due for review",
-            body=reason,
-            url=f"/pilots/{pilot.id}",
-            pilot_id=pilot.id,
-        )
-        marked.append(pilot)
+        if lifecycle.mark_review_due(pilot, reason, on=on, announce=False):
+            marked.append(pilot)
+        signals.condition_overdue.send(pilot, condition=condition)
     db.session.commit()
     return marked
 
@@ -537,31 +626,61 @@ def sweep(*, on: dt.date | None = None) -> list[Pilot]:
 
 
 def review_queue() -> list[dict[str, Any]]:
-    """Submitted pilots, oldest submission first, with what a CAIO needs to triage them."""
-    pilots = db.session.scalars(select(Pilot).where(Pilot.review_status == "submitted")).all()
+    """Submitted pilots, oldest submission first, with what a CAIO needs to triage them.
+
+    A fixed number of queries whatever the queue's length: the pilots with their owners, their
+    latest submissions, their latest bias verdicts; compliance comes from each pilot's stored
+    snapshot (evaluated when its inputs changed).
+    """
+    pilots = db.session.scalars(
+        select(Pilot)
+        .where(Pilot.review_status == ReviewStatus.SUBMITTED)
+        .options(joinedload(Pilot.owner))
+    ).all()
+    if not pilots:
+        return []
+    ids = [pilot.id for pilot in pilots]
+    latest_ids = (
+        select(func.max(Submission.id))
+        .where(Submission.pilot_id.in_(ids))
+        .group_by(Submission.pilot_id)
+    )
+    submissions = {
+        s.pilot_id: s
+        for s in db.session.scalars(select(Submission).where(Submission.id.in_(latest_ids)))
+    }
+    latest_checks = (
+        select(func.max(BiasCheck.id))
+        .where(BiasCheck.pilot_id.in_(ids), BiasCheck.status == "succeeded")
+        .group_by(BiasCheck.pilot_id)
+    )
+    verdicts = dict(
+        db.session.execute(
+            select(BiasCheck.pilot_id, BiasCheck.verdict).where(BiasCheck.id.in_(latest_checks))
+        ).all()
+    )
     rows = []
     now = dt.datetime.now(dt.UTC)
     for pilot in pilots:
-        submission = db.session.scalar(
-            select(Submission)
-            .where(Submission.pilot_id == pilot.id)
-            .order_by(Submission.id.desc())
-            .limit(1)
-        )
+        submission = submissions.get(pilot.id)
         submitted_at = submission.submitted_at if submission else pilot.updated_at
         if submitted_at.tzinfo is None:
             submitted_at = submitted_at.replace(tzinfo=dt.UTC)
-        _, checklist = service.compliance(pilot)
-        latest = bias_checks.latest_succeeded(pilot)
+        snapshot = compliance.stored_or_evaluated(pilot)
         rows.append(
             {
                 "pilot": pilot,
                 "submitted_at": submitted_at,
                 "days_waiting": (now - submitted_at).days,
                 "round": submission.round if submission else 1,
-                "compliance": checklist.summary(),
-                "blocking": [item.title for item in checklist.blocking()],
-                "bias_verdict": latest.verdict if latest else None,
+                "revision": submission.revision if submission else None,
+                "requested_stage": submission.requested_stage if submission else None,
+                "note": submission.note if submission else None,
+                "compliance": snapshot.get("summary", {}),
+                "blocking": compliance.blocking_titles(snapshot),
+                "bias_verdict": verdicts.get(pilot.id),
+                "in_use_without_approval": pilot.in_use_without_approval,
+                "unreviewed_changes": list(pilot.unreviewed_changes or []),
             }
         )
     rows.sort(key=lambda row: (row["submitted_at"], row["pilot"].id))
@@ -569,9 +688,14 @@ def review_queue() -> list[dict[str, Any]]:
 
 
 def transition_table() -> Sequence[tuple[str, str, str]]:
-    """(action, from, to) for every legal transition, for documentation and tests."""
+    """(action, from, to) for every legal review transition, for documentation and tests."""
+    targets = {
+        "submit": ReviewStatus.SUBMITTED.value,
+        "require_resubmission": ReviewStatus.CHANGES_REQUESTED.value,
+        **{kind.value: kind.resulting_status.value for kind in DecisionKind},
+    }
     return [
-        (action, source, target)
-        for action, (sources, target) in TRANSITIONS.items()
+        (action, source.value, targets[action])
+        for action, sources in lifecycle.ALLOWED_FROM.items()
         for source in sorted(sources)
     ]

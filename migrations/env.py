@@ -85,10 +85,23 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite's batch mode rebuilds a table to alter it: with foreign keys on, dropping
+            # the old table would cascade-delete every row that refers to it (a pilot's
+            # evidence, decisions, revisions...). The pragma only changes outside a
+            # transaction, so it is turned off for the run and checked after it.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"the migration left broken foreign keys: {broken[:5]}")
 
 
 if context.is_offline_mode():

@@ -15,7 +15,7 @@ from policies.diff import changed_sections, readable_diff
 from policies.errors import PolicyInvalid
 from policies.models import PolicyVersion
 from policies.schema import library_yaml, load_policy_text
-from registry import audit
+from registry import audit, signals
 from registry.auth.permissions import authorize
 from registry.errors import Conflict, NotFound, ValidationFailed
 from registry.extensions import db
@@ -191,6 +191,8 @@ def publish(draft: PolicyVersion, actor) -> PolicyVersion:
             "replaces": previous.label if previous else None,
         },
     )
+    db.session.flush()
+    signals.policy_published.send(draft, version=draft)
     db.session.commit()
     return draft
 

@@ -67,10 +67,10 @@ def configure_logger(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from registry import notifications
     from registry.auth import sessions
     from registry.extensions import api, csrf, db, login_manager, migrate
     from registry.json_provider import OrjsonProvider
-    from registry.notifications import service as notifications
 
     app.json = OrjsonProvider(app)
     db.init_app(app)
@@ -89,12 +89,14 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
-    """The places where later domains plug into the core's pages and commands."""
+    """The places where later domains plug into the core's pages, commands and signals."""
+    from assessments import compliance
     from assessments import demo as assessments_demo
     from assessments.review_views import review_panel
     from assessments.views import bias_panel, pilot_panel
     from policies.store import install_library
 
+    compliance.init_app(app)
     app.extensions["registry"] = {
         # Callables taking a pilot and returning a template context for a pilot-page section.
         "pilot_panels": [review_panel, pilot_panel, bias_panel],
@@ -162,7 +164,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from registry.errors import register_error_handlers
+    from registry.error_handlers import register_error_handlers
 
     register_error_handlers(app)
 

@@ -11,6 +11,9 @@ from flask_smorest.exceptions import PreconditionFailed, PreconditionRequired
 from flask_smorest.pagination import PaginationMetadataSchema
 from werkzeug.routing import IntegerConverter
 
+from registry.error_pages import render_html_error
+from registry.errors import BadRequest, ValidationFailed
+
 # The largest id a path may name: ids are `Integer` columns, 32-bit on PostgreSQL. A larger
 # number cannot name a row, and the databases refuse to even compare with it (PostgreSQL:
 # "integer out of range"; SQLite past 64 bits: OverflowError), which would be a 500.
@@ -87,8 +90,6 @@ def reject_nul_characters():
         fields += _nul_fields(request.get_json(silent=True), "_schema")
     if not fields:
         return None
-    from registry.errors import BadRequest, ValidationFailed
-
     message = "Text must not contain NUL (U+0000) characters."
     if is_api_request():
         raise ValidationFailed(message, {field: [message] for field in dict.fromkeys(fields)})
@@ -117,8 +118,6 @@ class RegistryApi(Api):
 
     def handle_http_exception(self, error):
         if not is_api_request():
-            from registry.errors import render_html_error
-
             return render_html_error(error.code or 500, error.description)
         payload, code, headers = super().handle_http_exception(error)
         if "errors" in payload:

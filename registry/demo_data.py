@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from registry.catalog.vocabulary import ReviewStatus, Stage
+
 AGENCY = "MCG"
 AGENCY_NAME = "Metro City Government"
 
@@ -176,7 +178,7 @@ PILOTS = [
         "system_outputs": "Defect category, severity score and suggested crew.",
         "agency_bureau": "Department of Public Works",
         "stage": "pilot",
-        "review_status": "approved_with_conditions",
+        "review_status": ReviewStatus.APPROVED_WITH_CONDITIONS.value,
         "topic_area": "Transportation",
         "classification": "Computer Vision",
         "contracting_usage": "In-house Development",
@@ -194,7 +196,7 @@ PILOTS = [
         "benefits": "More eligible households apply; fewer incomplete applications.",
         "system_outputs": "Likely-eligible programme list with a confidence score per programme.",
         "agency_bureau": "Human Services Department",
-        "stage": "pre_deployment",
+        "stage": Stage.PRE_DEPLOYMENT.value,
         "review_status": "submitted",
         "topic_area": "Benefits Processing",
         "classification": "Classical ML",
@@ -216,7 +218,7 @@ PILOTS = [
         "benefits": "Consistent information for release hearings.",
         "system_outputs": "Risk score from 1 to 10 with a low/medium/high label.",
         "agency_bureau": "Office of Court Services",
-        "stage": "pre_deployment",
+        "stage": Stage.PRE_DEPLOYMENT.value,
         "review_status": "submitted",
         "topic_area": "Law Enforcement",
         "classification": "Classical ML",
@@ -279,7 +281,7 @@ PILOTS = [
         "benefits": "Better service for the same operating budget.",
         "system_outputs": "Candidate network plans with equity and coverage metrics.",
         "agency_bureau": "Transit Authority",
-        "stage": "pre_deployment",
+        "stage": Stage.PRE_DEPLOYMENT.value,
         "review_status": "draft",
         "topic_area": "Transportation",
         "classification": "Reinforcement Learning",
@@ -317,8 +319,8 @@ PILOTS = [
         "benefits": "Stops fraudulent payments while paying legitimate claimants on time.",
         "system_outputs": "Fraud risk flag with the contributing indicators.",
         "agency_bureau": "Department of Labor",
-        "stage": "pre_deployment",
-        "review_status": "changes_requested",
+        "stage": Stage.PRE_DEPLOYMENT.value,
+        "review_status": ReviewStatus.CHANGES_REQUESTED.value,
         "topic_area": "Benefits Processing",
         "classification": "Classical ML",
         "contracting_usage": "Vendor Purchased",
@@ -340,7 +342,7 @@ PILOTS = [
         "system_outputs": "Extracted fields with confidence scores; low-confidence fields go to staff.",
         "agency_bureau": "Human Services Department",
         "stage": "pilot",
-        "review_status": "approved_with_conditions",
+        "review_status": ReviewStatus.APPROVED_WITH_CONDITIONS.value,
         "topic_area": "Benefits Processing",
         "classification": "Computer Vision",
         "contracting_usage": "Vendor Purchased",
@@ -359,7 +361,7 @@ PILOTS = [
         "benefits": "More consistent screening decisions.",
         "system_outputs": "Risk indicator from 1 to 20 shown to the screener and supervisor.",
         "agency_bureau": "Children and Family Services",
-        "stage": "pre_deployment",
+        "stage": Stage.PRE_DEPLOYMENT.value,
         "review_status": "draft",
         "topic_area": "Health and Medical",
         "classification": "Classical ML",
@@ -400,7 +402,7 @@ PILOTS = [
         "benefits": "Inspectors reach the most dangerous buildings first.",
         "system_outputs": "Weekly ranked inspection list.",
         "agency_bureau": "Department of Buildings",
-        "stage": "pre_deployment",
+        "stage": Stage.PRE_DEPLOYMENT.value,
         "review_status": "submitted",
         "topic_area": "Service Delivery",
         "classification": "Classical ML",

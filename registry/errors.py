@@ -1,4 +1,4 @@
-"""Domain errors and the single error model: JSON under /api/, an HTML page elsewhere."""
+"""Domain errors: services raise these, and one handler (`registry.error_handlers`) renders them."""
 
 from __future__ import annotations
 
@@ -75,81 +75,10 @@ class InsufficientStorage(DomainError):
     code = 507
 
 
-def render_html_error(code: int, message: str | None = None):
-    """Render an error page in the app's style."""
-    from flask import render_template
+class InternalError(DomainError):
+    """What an unexpected failure is answered with; the failure itself is logged."""
 
-    status = HTTPStatus(code) if code in HTTPStatus._value2member_map_ else HTTPStatus(500)
-    return (
-        render_template(
-            "errors/error.html", code=status.value, title=status.phrase, message=message
-        ),
-        status.value,
-    )
-
-
-def register_error_handlers(app) -> None:
-    """One error model, two renderings: JSON under /api/, HTML pages elsewhere."""
-    import logging
-
-    from flask import jsonify
-    from sqlalchemy.exc import DBAPIError, OperationalError
-    from sqlalchemy.orm.exc import StaleDataError
-
-    from registry.api_base import is_api_request
-    from registry.extensions import db
-
-    log = logging.getLogger("registry.errors")
-
-    def respond(error: DomainError):
-        db.session.rollback()
-        if is_api_request():
-            response = jsonify(error.to_dict())
-            response.status_code = error.code
-            if error.code == 401:
-                response.headers["WWW-Authenticate"] = 'Bearer realm="registry"'
-            return response
-        if error.code == 401:
-            from flask import redirect, url_for
-
-            return redirect(url_for("auth.login", next=request_path()))
-        return render_html_error(error.code, error.message)
-
-    @app.errorhandler(DomainError)
-    def handle_domain_error(error: DomainError):
-        return respond(error)
-
-    @app.errorhandler(StaleDataError)
-    def handle_stale(error):
-        return respond(
-            PreconditionFailed("The record was changed by someone else; reload and try again.")
-        )
-
-    @app.errorhandler(OperationalError)
-    def handle_database_down(error):
-        log.error("database unavailable: %s", error)
-        return respond(ServiceUnavailable("The database is unavailable; try again shortly."))
-
-    @app.errorhandler(DBAPIError)
-    def handle_database_error(error):
-        if getattr(error, "connection_invalidated", False):
-            return handle_database_down(error)
-        return handle_unexpected(error)
-
-    @app.errorhandler(Exception)
-    def handle_unexpected(error):
-        log.exception("unexpected error")
-        return respond(_Internal())
-
-
-class _Internal(DomainError):
     code = 500
 
     def __init__(self):
         super().__init__("An unexpected error occurred; it has been logged.")
-
-
-def request_path() -> str:
-    from flask import request
-
-    return request.full_path.rstrip("?")

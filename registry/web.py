@@ -33,18 +33,14 @@ def tier_badge(tier: str | None, source: str | None = None) -> Badge:
 
 
 def status_badge(status: str) -> Badge:
-    symbols = {
-        "draft": "✎",
-        "submitted": "→",
-        "changes_requested": "↺",
-        "approved": "✓",
-        "approved_with_conditions": "✓*",
-        "rejected": "✗",
-    }
+    try:
+        symbol = vocabulary.ReviewStatus(status).symbol
+    except ValueError:
+        symbol = ""
     return Badge(
-        vocabulary.REVIEW_STATUS_LABELS.get(status, status),
+        vocabulary.ReviewStatus.label_of(status),
         f"badge badge-status-{status.replace('_', '-')}",
-        symbols.get(status, ""),
+        symbol,
     )
 
 

@@ -14,6 +14,7 @@ from assessments import bias_checks, service, workflow
 from assessments.models import BiasCheck, Condition, Decision, Evidence, ImpactAssessment
 from registry.audit.models import AuditEvent
 from registry.audit.service import chain_head, jsonable
+from registry.catalog import lifecycle
 from registry.catalog.models import Pilot
 from registry.catalog.vocabulary import (
     REVIEW_STATUS_LABELS,
@@ -21,6 +22,9 @@ from registry.catalog.vocabulary import (
     RISK_TIERS,
     STAGE_LABELS,
     STAGES,
+    ApprovedStage,
+    ReviewStatus,
+    field_label,
 )
 from registry.extensions import db
 
@@ -103,6 +107,7 @@ def pilot_report(pilot: Pilot) -> dict[str, Any]:
             "next_review_at": pilot.next_review_at, "review_due_since": pilot.review_due_since,
             "review_due_reason": pilot.review_due_reason, "demographic_features": pilot.demographic_features,
         },
+        "revision": _revision_status(pilot),
         "officials": {
             "owner": _person(pilot.owner),
             "team": [_person(m) for m in sorted(pilot.team_members, key=lambda m: m.email)],
@@ -127,6 +132,8 @@ def pilot_report(pilot: Pilot) -> dict[str, Any]:
         "bias_checks": [bias_check_data(c) for c in bias_checks.for_pilot(pilot) if c.status == "succeeded"],
         "decisions": [{
             "id": d.id, "round": d.round, "decision": d.decision, "rationale": d.rationale,
+            "decision_label": d.decision_label, "revision": d.revision, "stage": d.stage,
+            "stage_label": d.stage_label if d.stage else None,
             "decided_by": _person(d.decided_by), "decided_at": d.decided_at,
             "policy_version": d.policy_version_label,
             "waivers": [{"item_id": w.item_id, "justification": w.justification} for w in d.waivers],
@@ -138,6 +145,22 @@ def pilot_report(pilot: Pilot) -> dict[str, Any]:
         "audit": audit_excerpt(pilot),
     }
     return data
+
+
+def _revision_status(pilot: Pilot) -> dict[str, Any]:
+    """Which revision the report describes, what is in force, and what is not yet reviewed."""
+    revisions = lifecycle.revisions_for(pilot)
+    latest = revisions[0] if revisions else None
+    return {
+        "latest": latest.number if latest else None,
+        "latest_frozen_at": latest.frozen_at if latest else None,
+        "approved": pilot.approved_revision,
+        "approved_stage": pilot.approved_stage,
+        "approved_stage_label": ApprovedStage.label_of(pilot.approved_stage) if pilot.approved_stage else None,
+        "unreviewed_changes": [field_label(name) for name in pilot.unreviewed_changes or []],
+        "in_use_without_approval": pilot.in_use_without_approval,
+        "under_review": pilot.review_status == ReviewStatus.SUBMITTED,
+    }
 
 
 def verification(data: dict[str, Any]) -> dict[str, Any]:
@@ -162,8 +185,10 @@ def _urgency(pilot: Pilot, overdue_by_pilot: Counter, failing: set[int]) -> int:
     score += 2 * overdue_by_pilot.get(pilot.id, 0)
     if pilot.id in failing:
         score += 3
-    if pilot.review_status == "submitted":
+    if pilot.review_status == ReviewStatus.SUBMITTED:
         score += 1
+    if pilot.in_use_without_approval:
+        score += 4
     return score
 
 
@@ -178,10 +203,12 @@ def portfolio(*, since: dt.date | None = None, include_withheld: bool = True) ->
     for check in db.session.scalars(select(BiasCheck).where(BiasCheck.status == "succeeded").order_by(BiasCheck.id)):
         latest_checks[check.pilot_id] = check
     failing = {pid for pid, c in latest_checks.items() if c.verdict in ("fail", "inconclusive")}
-    due = [p for p in pilots if p.review_due_since or (p.review_status.startswith("approved")
+    due = [p for p in pilots if p.review_due_since or (p.is_approved
                                                        and p.next_review_at and p.next_review_at < today)]
-    upcoming = [p for p in pilots if p.review_status.startswith("approved") and p.next_review_at
+    upcoming = [p for p in pilots if p.is_approved and p.next_review_at
                 and today <= p.next_review_at <= today + dt.timedelta(days=60)]
+    unapproved_in_use = [p for p in pilots if p.in_use_without_approval]
+    unreviewed = [p for p in pilots if p.unreviewed_changes]
     decisions = db.session.scalars(select(Decision).where(
         Decision.decided_at >= dt.datetime.combine(since, dt.time.min, tzinfo=dt.UTC))
         .order_by(Decision.decided_at.desc())).all()
@@ -193,6 +220,7 @@ def portfolio(*, since: dt.date | None = None, include_withheld: bool = True) ->
         "by_status": _counts(Pilot.review_status, REVIEW_STATUSES),
         "high_impact": sum(1 for p in pilots if p.is_high_impact == "High-impact"),
         "reviews_due": due, "reviews_upcoming": upcoming,
+        "in_use_without_approval": unapproved_in_use, "unreviewed_changes": unreviewed,
         "overdue_conditions": [{"condition": c, "pilot": by_id.get(c.pilot_id)} for c in overdue],
         "failing_checks": [{"check": latest_checks[pid], "pilot": by_id[pid]} for pid in sorted(failing)],
         "decisions": [{"decision": d, "pilot": by_id.get(d.pilot_id)} for d in decisions],

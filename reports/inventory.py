@@ -81,15 +81,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, not_, or_, select
+from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.orm import selectinload
 
-from registry import audit
 from registry.auth.models import User
 from registry.auth.permissions import authorize
-from registry.catalog import vocabulary
-from registry.catalog.models import Pilot
-from registry.catalog.service import PILOT_AUDIT_FIELDS
+from registry.catalog import lifecycle, vocabulary
+from registry.catalog.models import Pilot, PilotRevision
 from registry.errors import ValidationFailed
 from registry.extensions import db
 from reports.csv_safety import safe_row
@@ -100,41 +98,15 @@ NO_PURPOSE = "Not stated in the inventory."
 RETIRED_REASON = "Reported as retired in the imported AI use-case inventory."
 PLACEHOLDER_IDS = frozenset({"", "tbd", "n/a", "na", "none", "null", "unknown", "-", "--"})
 
-# Inventory columns read straight from a pilot column of the same meaning.
+# Inventory columns read straight from a pilot column of the same meaning (name, purpose and
+# agency are written by registry_values itself).
 TEXT_COLUMNS: dict[str, str] = {
-    "agency_name": "agency_name",
-    "agency_bureau": "agency_bureau",
-    "HI_justification": "hi_justification",
-    "topic_area": "topic_area",
-    "classification": "classification",
-    "benefits": "benefits",
-    "system_outputs": "system_outputs",
-    "operational_date": "operational_date",
-    "contracting_usage": "contracting_usage",
-    "vendor_name": "vendor_name",
-    "have_ato": "have_ato",
-    "system_name_ato": "system_name_ato",
-    "data_description": "data_description",
-    "link_to_data": "link_to_data",
-    "has_pii": "has_pii",
-    "pia_url": "pia_url",
-    "has_custom_code": "has_custom_code",
-    "code_url": "code_url",
-    "hi_potential_impacts": "hi_potential_impacts",
-    "is_withheld": "is_withheld",
-    "is_high_impact": "is_high_impact",
+    column: attr
+    for column, attr in vocabulary.OMB_COLUMN_FIELDS.items()
+    if column not in ("use_case_name", "problem_solved", "agency")
 }
 # The M-25-21 practices the checklist answers (hi_potential_impacts is the pilot's own text).
-PRACTICE_COLUMNS: tuple[str, ...] = (
-    "hi_testing_conducted",
-    "hi_assessment_completed",
-    "hi_independent_review",
-    "hi_ongoing_monitoring",
-    "hi_training_established",
-    "hi_failsafe_presence",
-    "hi_appeal_process",
-    "hi_public_consultation",
-)
+PRACTICE_COLUMNS: tuple[str, ...] = vocabulary.HI_PRACTICE_COLUMNS
 LIST_COLUMNS = frozenset({"demographic_features", "hi_public_consultation"})
 CHECKLIST_ANSWERS = {"met": "Yes", "unmet": "In-progress", "waived": "CAIO Waived"}
 HIGH_IMPACT = "High-impact"
@@ -186,14 +158,14 @@ def map_stage(cell: str) -> str | None:
     """Our stage for a development_stage cell; "" gives pre_deployment; None if unknown."""
     head = _head(cell)
     if not head:
-        return "pre_deployment"
+        return vocabulary.Stage.PRE_DEPLOYMENT.value
     for prefix, stage in (
-        ("pre-deployment", "pre_deployment"),
-        ("predeployment", "pre_deployment"),
-        ("pre deployment", "pre_deployment"),
-        ("initiated", "pre_deployment"),
-        ("acquisition", "pre_deployment"),
-        ("development", "pre_deployment"),
+        ("pre-deployment", vocabulary.Stage.PRE_DEPLOYMENT.value),
+        ("predeployment", vocabulary.Stage.PRE_DEPLOYMENT.value),
+        ("pre deployment", vocabulary.Stage.PRE_DEPLOYMENT.value),
+        ("initiated", vocabulary.Stage.PRE_DEPLOYMENT.value),
+        ("acquisition", vocabulary.Stage.PRE_DEPLOYMENT.value),
+        ("development", vocabulary.Stage.PRE_DEPLOYMENT.value),
         ("pilot", "pilot"),
         ("implementation", "pilot"),
         ("deployed", "deployed"),
@@ -301,10 +273,10 @@ def registry_values(pilot: Mapping[str, Any], owner_email: str) -> dict[str, str
     """The inventory columns a pilot's own fields give (every column but the hi_* practices)."""
     values = {
         "agency": _text(pilot["agency"]),
-        "id": _text(pilot["use_case_id"]) or f"{pilot['agency']}-REG-{pilot['id']:04d}",
+        "id": _text(pilot["use_case_id"]),
         "use_case_name": _text(pilot["name"]),
         "contact_email": _text(owner_email),
-        "development_stage": vocabulary.STAGE_TO_OMB.get(pilot["stage"], _text(pilot["stage"])),
+        "development_stage": vocabulary.Stage.label_of(pilot["stage"]),
         "problem_solved": _text(pilot["purpose"]),
         "demographic_features": stringify_list(pilot["demographic_features"]),
     }
@@ -313,9 +285,9 @@ def registry_values(pilot: Mapping[str, Any], owner_email: str) -> dict[str, str
     return values
 
 
-def checklist_answers(checklist: Any) -> dict[str, str]:
-    """The hi_* practice columns from an M-25-21 checklist."""
-    statuses = {item.id: item.status for item in checklist.items}
+def checklist_answers(checklist: Mapping[str, Any]) -> dict[str, str]:
+    """The hi_* practice columns from a stored M-25-21 checklist (``Checklist.to_dict()``)."""
+    statuses = {item["id"]: item["status"] for item in checklist.get("items", [])}
     answers = {}
     for column in PRACTICE_COLUMNS:
         answer = CHECKLIST_ANSWERS.get(statuses.get(column, ""), "")
@@ -329,9 +301,14 @@ EMPTY_PRACTICES = {column: ("[]" if column in LIST_COLUMNS else "") for column i
 
 
 def _published():
-    """The WHERE condition of published pilots: is_withheld neither "Yes..." nor "Other..."."""
-    withheld = func.coalesce(Pilot.__table__.c.is_withheld, "")
-    return not_(or_(withheld.like("Yes%"), withheld.like("Other%")))
+    """The WHERE condition of published pilots: submitted, approved or imported at some point
+    (never a team's unsubmitted draft), and is_withheld neither "Yes..." nor "Other..."."""
+    pilots = Pilot.__table__.c
+    withheld = func.coalesce(pilots.is_withheld, "")
+    return and_(
+        pilots.public_since.is_not(None),
+        not_(or_(withheld.like("Yes%"), withheld.like("Other%"))),
+    )
 
 
 def _assessed_ids(pilot_ids: list[int] | None) -> set[int]:
@@ -350,16 +327,23 @@ def _assessed_ids(pilot_ids: list[int] | None) -> set[int]:
     return found
 
 
-def _practices_from_checklist(pilot_id: int) -> dict[str, str]:
-    from assessments import service as assessments
-
-    pilot = db.session.get(Pilot, pilot_id)
-    _version, checklist = assessments.compliance(pilot)
-    return checklist_answers(checklist)
+def _as_approved(pilot: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The pilot with its unreviewed material changes replaced by the approved revision's
+    values: the public sees what was approved until a CAIO decides on the changes."""
+    frozen = pilot.get("approved_fields")
+    if not pilot.get("unreviewed_changes") or not isinstance(frozen, dict):
+        return pilot
+    values = dict(pilot)
+    for key in pilot["unreviewed_changes"]:
+        spec = vocabulary.FIELDS_BY_KEY.get(key)
+        if spec is not None and spec.name in values and key in frozen:
+            values[spec.name] = frozen[key]
+    return values
 
 
 def row_for(pilot: Mapping[str, Any], owner_email: str, *, assessed: bool) -> dict[str, str]:
     """One pilot's inventory row: the 36 columns, in order, as text (not yet neutralised)."""
+    pilot = _as_approved(pilot)
     values = registry_values(pilot, owner_email)
     extra = pilot["inventory_extra"] or {}
     raw = extra.get("raw") if isinstance(extra, dict) else None
@@ -372,8 +356,8 @@ def row_for(pilot: Mapping[str, Any], owner_email: str, *, assessed: bool) -> di
             for column in PRACTICE_COLUMNS:
                 values[column] = _text(raw.get(column, EMPTY_PRACTICES[column]))
     if PRACTICE_COLUMNS[0] not in values:
-        if pilot["is_high_impact"] == HIGH_IMPACT:
-            values.update(_practices_from_checklist(pilot["id"]))
+        if pilot["is_high_impact"] == HIGH_IMPACT and pilot.get("compliance"):
+            values.update(checklist_answers(pilot["compliance"]))
         else:
             values.update(EMPTY_PRACTICES)
     return {column: values[column] for column in COLUMNS}
@@ -388,16 +372,32 @@ _ROW_FIELDS = (
     "stage",
     "demographic_features",
     "inventory_extra",
+    "compliance",
+    "unreviewed_changes",
     *TEXT_COLUMNS.values(),
 )
 
 
 def _export_statement(filters: Mapping[str, Any] | None = None):
+    """The published pilots' columns, their owner's email and, for the few with unreviewed
+    changes, the approved revision's fields: one query, whatever the inventory's size."""
     pilots = Pilot.__table__
     users = User.__table__
+    revisions = PilotRevision.__table__
     stmt = (
-        select(*(pilots.c[name] for name in dict.fromkeys(_ROW_FIELDS)), users.c.email)
+        select(
+            *(pilots.c[name] for name in dict.fromkeys(_ROW_FIELDS)),
+            revisions.c.fields.label("approved_fields"),
+            users.c.email,
+        )
         .join(users, users.c.id == pilots.c.owner_id)
+        .outerjoin(
+            revisions,
+            and_(
+                revisions.c.pilot_id == pilots.c.id,
+                revisions.c.number == pilots.c.approved_revision,
+            ),
+        )
         .where(_published())
         .order_by(pilots.c.id)
     )
@@ -414,7 +414,7 @@ def export_rows(
     result = db.session.execute(stmt).all()
     ids = [row.id for row in result]
     assessed = _assessed_ids(ids if page is not None else None)
-    keys = [*dict.fromkeys(_ROW_FIELDS), "owner_email"]
+    keys = [*dict.fromkeys(_ROW_FIELDS), "approved_fields", "owner_email"]
     for row in result:
         pilot = dict(zip(keys, row, strict=True))
         yield row_for(pilot, pilot["owner_email"], assessed=pilot["id"] in assessed)
@@ -694,15 +694,6 @@ def _owner_for(candidate: _Candidate, users: Mapping[str, User], admin: User) ->
     return admin
 
 
-def _created_value(row: Mapping[str, Any], name: str) -> Any:
-    """What audit.snapshot would read from the pilot a row of values creates."""
-    if name == "owner_email":
-        return row["_owner_email"]
-    if name in ("team_member_emails", "data_source_ids"):
-        return []
-    return row.get(name)
-
-
 def import_inventory(text: str, actor: User, *, source: str = "upload") -> ImportResult:
     """Import an inventory CSV (already decoded) as `actor`, an administrator."""
     authorize(actor, "inventory.import")
@@ -723,47 +714,22 @@ def import_inventory(text: str, actor: User, *, source: str = "upload") -> Impor
         else:
             to_update.append((existing[candidate.key][0], candidate))
 
-    # New pilots go in with one multi-row INSERT per batch (the ORM's unit of work, one flush
-    # per row, was half the import's time); each still gets its own audit event.
-    table = Pilot.__table__
-    insert_stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     for start in range(0, len(to_create), BATCH_SIZE):
-        batch = to_create[start : start + BATCH_SIZE]
-        values = []
-        for candidate in batch:
+        batch = []
+        for candidate in to_create[start : start + BATCH_SIZE]:
             owner = _owner_for(candidate, users, actor)
-            values.append(
-                {
-                    **candidate.fields,
-                    "owner_id": owner.id,
-                    "created_by_id": actor.id,
-                    "owner_to_confirm": candidate.contact is None,
-                    "review_status": "draft",
-                    "version": 1,
-                    "inventory_extra": _extra(
+            batch.append(
+                lifecycle.ImportedPilot(
+                    line=candidate.line,
+                    fields=candidate.fields,
+                    owner=owner,
+                    owner_to_confirm=candidate.contact is None,
+                    inventory_extra=_extra(
                         candidate.raw, candidate.fields, candidate.key, owner.email
                     ),
-                    "_owner_email": owner.email,
-                }
+                )
             )
-        rows = [{k: v for k, v in row.items() if k != "_owner_email"} for row in values]
-        ids = db.session.execute(insert_stmt, rows).scalars().all()
-        for pilot_id, candidate, row in zip(ids, batch, values, strict=True):
-            # Plain JSON values already (text, lists, None): record() makes them canonical.
-            after = {name: _created_value(row, name) for name in PILOT_AUDIT_FIELDS}
-            audit.record(
-                actor,
-                "import",
-                "pilot",
-                pilot_id,
-                {
-                    "source": source,
-                    "line": candidate.line,
-                    "result": "created",
-                    "changes": audit.service.diff(None, after),
-                },
-            )
-            result.created += 1
+        result.created += len(lifecycle.import_new(batch, actor, source=source))
         db.session.commit()
 
     for start in range(0, len(to_update), BATCH_SIZE):
@@ -775,26 +741,13 @@ def import_inventory(text: str, actor: User, *, source: str = "upload") -> Impor
         ).all()
         for pilot in pilots:
             candidate = batch[pilot.id]
-            before = audit.snapshot(pilot, PILOT_AUDIT_FIELDS)
-            for attr, value in candidate.fields.items():
-                if attr == "retired_reason" and (pilot.retired_reason or not value):
-                    continue  # a reason written here is kept
-                setattr(pilot, attr, value)
-            extra = dict(pilot.inventory_extra or {})
-            extra.update(_extra(candidate.raw, candidate.fields, candidate.key, pilot.owner.email))
-            pilot.inventory_extra = extra
-            after = audit.snapshot(pilot, PILOT_AUDIT_FIELDS)
-            audit.record(
+            lifecycle.import_update(
+                pilot,
+                candidate.fields,
+                _extra(candidate.raw, candidate.fields, candidate.key, pilot.owner.email),
                 actor,
-                "import",
-                "pilot",
-                pilot.id,
-                {
-                    "source": source,
-                    "line": candidate.line,
-                    "result": "updated",
-                    "changes": audit.service.diff(before, after),
-                },
+                line=candidate.line,
+                source=source,
             )
             result.updated += 1
         db.session.commit()

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import current_app, render_template, url_for
 
-from assessments import bias_checks, service, workflow
+from assessments import bias_checks, compliance, service, workflow
 from assessments.charts import METRIC_NAMES
 from policies.fairness import TASK_LABELS
 from registry.audit.service import jsonable
@@ -97,12 +97,12 @@ def _summaries(pf: dict[str, Any]) -> dict[int, dict[str, Any]]:
     summaries = {}
     today = workflow.today()
     for pilot in pf["pilots_by_priority"]:
-        version, checklist = service.compliance(pilot)
+        snapshot = compliance.stored_or_evaluated(pilot)
         check = pf["latest_checks"].get(pilot.id)
         decisions = workflow.decisions_for(pilot)
         summaries[pilot.id] = {
-            "summary": checklist.summary(), "policy": version.label,
-            "blocking": [item.title for item in checklist.blocking()],
+            "summary": snapshot["summary"], "policy": snapshot["policy_version_label"],
+            "blocking": compliance.blocking_titles(snapshot),
             "check": check,
             "findings": [f for f in (check.findings or []) if f.get("verdict") in ("fail", "inconclusive")][:3]
             if check else [],

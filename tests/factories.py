@@ -48,9 +48,33 @@ class Factory:
             "agency": "MCG",
             "owner_email": owner.email,
             "stage": "pre_deployment",
+            "is_high_impact": "Not High-impact",
         }
         data.update(fields)
         return catalog_service.create_pilot(data, owner)
+
+    def public_pilot(self, owner, **fields):
+        """A pilot submitted for review, and so listed in the public inventory."""
+        from assessments import workflow
+
+        pilot = self.pilot(owner, **fields)
+        workflow.submit(pilot, owner)
+        return pilot
+
+    def set_state(self, pilot, **values):
+        """Put a pilot straight into a state, for tests of what happens from there.
+
+        Only the lifecycle may change a pilot's state; tests that need a state without the
+        steps leading to it borrow the lifecycle's permission here, and nowhere else.
+        """
+        from registry.catalog import lifecycle
+        from registry.extensions import db
+
+        with lifecycle._state_change():
+            for name, value in values.items():
+                setattr(pilot, name, value)
+        db.session.commit()
+        return pilot
 
     def condition(self, pilot, text="Publish a plain-language notice."):
         """An open condition from a (directly recorded) approval, for permission tests."""

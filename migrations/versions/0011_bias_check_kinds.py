@@ -7,7 +7,7 @@ to BIGINT (an aggregated check can stand for billions of rows). Existing checks 
 classification checks, as they were.
 
 Revision ID: 0011
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-24 09:00:00.000000
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0011'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

@@ -47,7 +47,13 @@ def _oversight_reader(user: Any, _target: Any = None) -> bool:
 
 
 def _independent_caio(user: Any, pilot: Any) -> bool:
-    return user.role == "caio" and not is_pilot_member(user, pilot)
+    return user.role == "caio" and pilot is not None and pilot.decision_bar(user) is None
+
+
+def _why_not_independent(user: Any, pilot: Any) -> str | None:
+    if user.role != "caio" or pilot is None:
+        return None
+    return pilot.decision_bar(user)
 
 
 def _commenter(user: Any, pilot: Any) -> bool:
@@ -65,7 +71,8 @@ RULES: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
     "pilot.upload": (_pilot_editor, "add evidence or bias checks to this pilot"),
     "pilot.comment": (_commenter, "comment on this pilot"),
     "pilot.read_comments": (_commenter, "read this pilot's review thread"),
-    "condition.meet": (_pilot_editor, "mark this pilot's conditions met"),
+    "condition.meet": (_pilot_editor, "report this pilot's conditions met"),
+    "condition.verify": (_independent_caio, "verify this pilot's conditions"),
     "pilot.decide": (_independent_caio, "decide on this pilot"),
     "pilot.override_tier": (_independent_caio, "override this pilot's risk tier"),
     "data_source.read": (_signed_in, "read data sources"),
@@ -79,6 +86,14 @@ RULES: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
     "user.manage": (_admin, "manage users"),
     "token.manage": (_signed_in, "manage API tokens"),
     "inventory.import": (_admin, "import inventories"),
+}
+
+
+# action -> a function saying why a refusal happened, where a role alone does not explain it.
+REASONS: dict[str, Callable[[Any, Any], str | None]] = {
+    "pilot.decide": _why_not_independent,
+    "pilot.override_tier": _why_not_independent,
+    "condition.verify": _why_not_independent,
 }
 
 
@@ -96,4 +111,5 @@ def authorize(user: Any, action: str, target: Any = None) -> None:
         raise Unauthorized("Sign in, or send a valid bearer token.")
     rule, description = RULES[action]
     if not rule(user, target):
-        raise Forbidden(f"A {user.role_label.lower()} may not {description}.")
+        why = REASONS.get(action, lambda _u, _t: None)(user, target)
+        raise Forbidden(why or f"A {user.role_label.lower()} may not {description}.")

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from registry.api_base import RegistryBlueprint as Blueprint
 from registry.auth.api_auth import api_user
 from registry.auth.permissions import authorize
-from registry.catalog import service
+from registry.catalog import lifecycle, service
 from registry.catalog.schemas import (
     DataSourceInputSchema,
     DataSourceQuerySchema,
@@ -19,6 +19,7 @@ from registry.catalog.schemas import (
     PilotQuerySchema,
     PilotSchema,
     PilotUpdateSchema,
+    RevisionSchema,
 )
 
 blp = Blueprint("pilots_api", __name__, url_prefix="/api/v1", description="AI pilots (use cases)")
@@ -84,8 +85,16 @@ class PilotById(MethodView):
     @blp.etag
     @blp.arguments(PilotUpdateSchema(partial=True))
     @blp.response(200, PilotSchema)
+    @blp.alt_response(
+        409,
+        description="A move to a stage beyond the approved one, or an owner or team change "
+        "while the pilot is under review; `errors` says which.",
+    )
     def patch(self, data, pilot_id):
-        """Change some of a pilot's fields; send the ETag of your last GET as If-Match."""
+        """Change some of a pilot's fields; send the ETag of your last GET as If-Match.
+
+        After an approval, a change to a material field keeps the approved revision in force
+        and lists the field in `unreviewed_changes` until a CAIO decides on it."""
         user = api_user()
         pilot = service.get_pilot(pilot_id)
         authorize(user, "pilot.update", pilot)
@@ -99,6 +108,24 @@ class PilotById(MethodView):
     def delete(self, pilot_id):
         """Delete a draft pilot."""
         service.delete_pilot(service.get_pilot(pilot_id), api_user())
+
+
+@blp.route("/pilots/<int:pilot_id>/revisions")
+class PilotRevisions(MethodView):
+    @blp.response(200, RevisionSchema(many=True))
+    def get(self, pilot_id):
+        """The pilot's frozen revisions, newest first."""
+        authorize(api_user(), "pilot.read")
+        return lifecycle.revisions_for(service.get_pilot(pilot_id))
+
+
+@blp.route("/pilots/<int:pilot_id>/revisions/<int:number>")
+class PilotRevisionByNumber(MethodView):
+    @blp.response(200, RevisionSchema)
+    def get(self, pilot_id, number):
+        """One frozen revision."""
+        authorize(api_user(), "pilot.read")
+        return lifecycle.get_revision(service.get_pilot(pilot_id), number)
 
 
 @blp.route("/data-sources")

@@ -17,8 +17,9 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from registry.auth.models import User
 from registry.catalog import vocabulary
@@ -107,6 +108,7 @@ class Pilot(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     owner_to_confirm: Mapped[bool] = mapped_column(Boolean, default=False)
 
+    # The pilot's state: written only by registry.catalog.lifecycle (a guard enforces it).
     stage: Mapped[str] = mapped_column(String(20), index=True)
     review_status: Mapped[str] = mapped_column(String(30), default="draft", index=True)
     risk_tier: Mapped[str | None] = mapped_column(String(3), index=True)
@@ -117,6 +119,21 @@ class Pilot(db.Model):
     review_due_since: Mapped[date | None] = mapped_column(Date, index=True)
     review_due_reason: Mapped[str | None] = mapped_column(Text)
     retired_reason: Mapped[str | None] = mapped_column(Text)
+    # The revision an approval keeps in force, and the furthest stage it covers.
+    approved_revision: Mapped[int | None] = mapped_column(Integer)
+    approved_stage: Mapped[str | None] = mapped_column(String(20))
+    # The recorded stage is beyond what any approval covers (registered or imported in use).
+    in_use_without_approval: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # Material fields changed since the approved revision, not yet reviewed.
+    unreviewed_changes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Incremented by every decision; separation of duties looks at who was involved since.
+    decision_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    # When the use case first became eligible for the public inventory (submitted, approved
+    # or imported); None for a pilot that never left the team's drafts.
+    public_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # The compliance checklist as last evaluated (Checklist.to_dict()), stored by the
+    # lifecycle whenever its inputs change; the queue, dashboards and inventory read it.
+    compliance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     # OMB 2025 inventory fields, under the data dictionary's names where one exists.
     is_withheld: Mapped[str | None] = mapped_column(String(60))
@@ -173,15 +190,99 @@ class Pilot(db.Model):
 
     @property
     def development_stage(self) -> str:
-        return vocabulary.STAGE_TO_OMB[self.stage]
+        return vocabulary.Stage(self.stage).omb
 
     @property
     def stage_label(self) -> str:
-        return vocabulary.STAGE_LABELS.get(self.stage, self.stage)
+        return vocabulary.Stage.label_of(self.stage)
 
     @property
     def review_status_label(self) -> str:
-        return vocabulary.REVIEW_STATUS_LABELS.get(self.review_status, self.review_status)
+        return vocabulary.ReviewStatus.label_of(self.review_status)
+
+    @property
+    def is_approved(self) -> bool:
+        return self.review_status in vocabulary.APPROVED_STATUSES
+
+    @property
+    def unreviewed_change_labels(self) -> list[str]:
+        return [vocabulary.field_label(name) for name in self.unreviewed_changes or []]
+
+    def decision_bar(self, user: Any) -> str | None:
+        """Why this person may not decide on this pilot (separation of duties), or None.
+
+        Barred: the pilot's creator, the person who submitted the current round, and anyone
+        who was its owner or a team member at any point since the last decision.
+        """
+        if self.created_by_id == user.id:
+            return "You registered this pilot, so you may not decide on it."
+        if self.owner_id == user.id or any(m.id == user.id for m in self.team_members):
+            return "You are this pilot's owner or on its team, so you may not decide on it."
+        session = object_session(self)
+        if session is None:
+            return None
+        if self.review_status == vocabulary.ReviewStatus.SUBMITTED:
+            submitter = session.scalar(
+                select(PilotRevision.frozen_by_id)
+                .where(PilotRevision.pilot_id == self.id)
+                .order_by(PilotRevision.number.desc())
+                .limit(1)
+            )
+            if submitter == user.id:
+                return (
+                    "You submitted this pilot for the current review, so you may not decide on it."
+                )
+        involved = session.scalar(
+            select(PilotInvolvement.role).where(
+                PilotInvolvement.pilot_id == self.id,
+                PilotInvolvement.epoch == (self.decision_epoch or 0),
+                PilotInvolvement.user_id == user.id,
+            )
+        )
+        if involved is not None:
+            return (
+                "You were this pilot's owner or on its team since the last decision, so you "
+                "may not decide on it."
+            )
+        return None
 
     def __repr__(self) -> str:
         return f"<Pilot {self.id} {self.name!r}>"
+
+
+class PilotRevision(db.Model):
+    """A frozen copy of what was submitted for review: the pilot's fields, its data sources,
+    the questionnaire answers, the tier, the evidence hashes and the bias checks in force."""
+
+    __tablename__ = "pilot_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilots.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    frozen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    frozen_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(String(40))
+    requested_stage: Mapped[str | None] = mapped_column(String(20))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    frozen_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        db.UniqueConstraint("pilot_id", "number", name="uq_pilot_revisions_pilot_id_number"),
+    )
+
+
+class PilotInvolvement(db.Model):
+    """Who was the owner or on the team of a pilot during one decision epoch (the time between
+    two decisions): such a person may not make the next decision."""
+
+    __tablename__ = "pilot_involvement"
+
+    pilot_id: Mapped[int] = mapped_column(
+        ForeignKey("pilots.id", ondelete="CASCADE"), primary_key=True
+    )
+    epoch: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(10))

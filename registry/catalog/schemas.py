@@ -97,50 +97,70 @@ def _unchanged_types(field: fields.Field) -> tuple[type, ...]:
     return _UNCHANGED_TYPES.get(type(field), ())
 
 
-def _choice(choices, **kwargs):
-    return fields.String(validate=validate.OneOf(choices), allow_none=True, **kwargs)
-
-
 def _text(max_length: int, **kwargs):
     return fields.String(validate=validate.Length(max=max_length), allow_none=True, **kwargs)
 
 
-class PilotInputSchema(ma.Schema):
-    """The fields a pilot is created with; PATCH takes any subset."""
+# At most this many team members or data sources on one pilot.
+MAX_LIST = 100
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    purpose = fields.String(required=True, validate=validate.Length(min=1, max=10_000))
-    agency = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    owner_email = fields.Email(required=True, validate=validate.Length(max=254))
-    stage = fields.String(required=True, validate=validate.OneOf(v.STAGES))
-    use_case_id = _text(64)
-    agency_name = _text(200)
-    agency_bureau = _text(300)
-    topic_area = _choice(v.TOPIC_AREAS)
-    classification = _choice(v.CLASSIFICATIONS)
-    benefits = _text(10_000)
-    system_outputs = _text(10_000)
-    contracting_usage = _choice(v.CONTRACTING_USAGE)
-    vendor_name = _text(300)
-    operational_date = _text(40)
-    have_ato = _choice(v.YES_NO)
-    system_name_ato = _text(300)
-    data_description = _text(10_000)
-    link_to_data = _text(2_000)
-    has_pii = _choice(v.YES_NO)
-    pia_url = _text(2_000)
-    demographic_features = fields.List(
-        fields.String(validate=validate.OneOf(v.DEMOGRAPHIC_FEATURES)), allow_none=True
+
+def _input_field(spec: v.PilotField) -> fields.Field:
+    """The marshmallow field that loads one pilot field, from its one definition."""
+    extra: dict = {}
+    if spec.api:
+        extra["attribute"] = spec.name
+    if spec.hint:
+        extra["metadata"] = {"description": spec.hint}
+    length = validate.Length(min=1 if spec.required else 0, max=spec.max_length)
+    if spec.kind == "email":
+        return fields.Email(required=spec.required, validate=validate.Length(max=254), **extra)
+    if spec.kind == "emails":
+        return fields.List(
+            fields.Email(validate=validate.Length(max=254)),
+            allow_none=True,
+            validate=validate.Length(max=MAX_LIST),
+            **extra,
+        )
+    if spec.kind == "ids":
+        return fields.List(
+            fields.Integer(strict=True),
+            allow_none=True,
+            validate=validate.Length(max=MAX_LIST),
+            **extra,
+        )
+    if spec.kind == "list":
+        return fields.List(
+            fields.String(validate=validate.OneOf(spec.choices)),
+            allow_none=True,
+            validate=validate.Length(max=len(spec.choices)),
+            **extra,
+        )
+    if spec.kind == "choice":
+        return fields.String(
+            required=spec.required,
+            allow_none=not spec.required,
+            validate=validate.OneOf(spec.choices),
+            **extra,
+        )
+    return fields.String(
+        required=spec.required, allow_none=not spec.required, validate=length, **extra
     )
-    has_custom_code = _choice(v.YES_NO)
-    code_url = _text(2_000)
-    is_withheld = _choice(v.IS_WITHHELD)
-    is_high_impact = _choice(v.IS_HIGH_IMPACT)
-    HI_justification = _text(10_000, attribute="hi_justification")
-    hi_potential_impacts = _text(10_000)
-    data_source_ids = fields.List(fields.Integer(strict=True), allow_none=True)
-    team_member_emails = fields.List(fields.Email(), allow_none=True)
-    retired_reason = _text(5_000)
+
+
+def _output_field(spec: v.PilotField) -> fields.Field:
+    extra = {"attribute": spec.name} if spec.api else {}
+    if spec.kind in ("emails", "list"):
+        return fields.List(fields.String(), **extra)
+    if spec.kind == "ids":
+        return fields.List(fields.Integer(), **extra)
+    return fields.String(allow_none=not spec.required, **extra)
+
+
+# The fields a pilot is created with; PATCH takes any subset.
+PilotInputSchema = ma.Schema.from_dict(
+    {spec.key: _input_field(spec) for spec in v.PILOT_FIELDS}, name="PilotInputSchema"
+)
 
 
 class DataSourceBriefSchema(FastDumpSchema):
@@ -149,52 +169,41 @@ class DataSourceBriefSchema(FastDumpSchema):
     sensitivity_flags = fields.List(fields.String())
 
 
-class PilotSchema(FastDumpSchema):
-    """A pilot as the API returns it."""
-
-    id = fields.Integer()
-    use_case_id = fields.String(allow_none=True)
-    name = fields.String()
-    purpose = fields.String()
-    agency = fields.String()
-    agency_name = fields.String(allow_none=True)
-    agency_bureau = fields.String(allow_none=True)
-    owner_email = fields.String()
-    team_member_emails = fields.List(fields.String())
-    owner_to_confirm = fields.Boolean()
-    stage = fields.String()
-    development_stage = fields.String()
-    review_status = fields.String()
-    risk_tier = fields.String(allow_none=True)
-    risk_tier_source = fields.String(allow_none=True)
-    risk_tier_justification = fields.String(allow_none=True)
-    next_review_at = fields.Date(allow_none=True)
-    retired_reason = fields.String(allow_none=True)
-    topic_area = fields.String(allow_none=True)
-    classification = fields.String(allow_none=True)
-    benefits = fields.String(allow_none=True)
-    system_outputs = fields.String(allow_none=True)
-    contracting_usage = fields.String(allow_none=True)
-    vendor_name = fields.String(allow_none=True)
-    operational_date = fields.String(allow_none=True)
-    have_ato = fields.String(allow_none=True)
-    system_name_ato = fields.String(allow_none=True)
-    data_description = fields.String(allow_none=True)
-    link_to_data = fields.String(allow_none=True)
-    has_pii = fields.String(allow_none=True)
-    pia_url = fields.String(allow_none=True)
-    demographic_features = fields.List(fields.String())
-    has_custom_code = fields.String(allow_none=True)
-    code_url = fields.String(allow_none=True)
-    is_withheld = fields.String(allow_none=True)
-    is_high_impact = fields.String(allow_none=True)
-    HI_justification = fields.String(attribute="hi_justification", allow_none=True)
-    hi_potential_impacts = fields.String(allow_none=True)
-    data_source_ids = fields.List(fields.Integer())
-    data_sources = fields.List(fields.Nested(DataSourceBriefSchema))
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-    version = fields.Integer()
+# A pilot as the API returns it: its fields, its state and what is derived from them.
+PilotSchema = FastDumpSchema.from_dict(
+    {
+        "id": fields.Integer(),
+        **{spec.key: _output_field(spec) for spec in v.PILOT_FIELDS},
+        "owner_to_confirm": fields.Boolean(),
+        "development_stage": fields.String(),
+        "review_status": fields.String(),
+        "risk_tier": fields.String(allow_none=True),
+        "risk_tier_source": fields.String(allow_none=True),
+        "risk_tier_justification": fields.String(allow_none=True),
+        "next_review_at": fields.Date(allow_none=True),
+        "review_due_since": fields.Date(allow_none=True),
+        "review_due_reason": fields.String(allow_none=True),
+        "approved_revision": fields.Integer(
+            allow_none=True, metadata={"description": "The revision in force, or null."}
+        ),
+        "approved_stage": fields.String(
+            allow_none=True,
+            metadata={"description": "pilot | deployed | null: the furthest stage approved."},
+        ),
+        "unreviewed_changes": fields.List(
+            fields.String(),
+            metadata={"description": "Material fields changed since the approved revision."},
+        ),
+        "in_use_without_approval": fields.Boolean(
+            metadata={"description": "The recorded stage is beyond what any approval covers."}
+        ),
+        "data_sources": fields.List(fields.Nested(DataSourceBriefSchema)),
+        "created_at": fields.DateTime(),
+        "updated_at": fields.DateTime(),
+        "version": fields.Integer(),
+    },
+    name="PilotSchema",
+)
 
 
 class PilotQuerySchema(ma.Schema):
@@ -266,9 +275,31 @@ class DataSourceQuerySchema(ma.Schema):
     sensitive = fields.Boolean(metadata={"description": "Only sources with a sensitivity flag"})
 
 
-class PilotUpdateSchema(PilotInputSchema):
-    """PATCH body for a pilot: any subset of the create fields."""
+# PATCH body for a pilot: any subset of the create fields.
+PilotUpdateSchema = ma.Schema.from_dict(
+    {spec.key: _input_field(spec) for spec in v.PILOT_FIELDS}, name="PilotUpdateSchema"
+)
 
 
 class DataSourceUpdateSchema(DataSourceInputSchema):
     """PATCH body for a data source: any subset of the create fields."""
+
+
+class RevisionSchema(ma.Schema):
+    """A frozen revision of a pilot: what a submission froze and a decision binds."""
+
+    revision = fields.Integer(attribute="number")
+    frozen_at = fields.DateTime()
+    frozen_by = fields.Function(lambda r: r.frozen_by.email if r.frozen_by else None)
+    reason = fields.String()
+    requested_stage = fields.String(allow_none=True)
+    fields_ = fields.Dict(
+        data_key="fields",
+        attribute="fields",
+        keys=fields.String(),
+        values=fields.Raw(allow_none=True),
+        metadata={
+            "description": "The pilot's fields, data sources and tier, with the questionnaire "
+            "answers, evidence hashes and bias check in force at submission."
+        },
+    )

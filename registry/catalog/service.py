@@ -12,49 +12,10 @@ from sqlalchemy.orm import selectinload
 from registry import audit
 from registry.auth.models import User
 from registry.auth.permissions import authorize
-from registry.catalog import vocabulary
+from registry.catalog import lifecycle, vocabulary
 from registry.catalog.models import DataSource, Pilot, pilot_data_sources, pilot_team_members
-from registry.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from registry.errors import NotFound, ValidationFailed
 from registry.extensions import db
-
-PILOT_AUDIT_FIELDS = (
-    "use_case_id",
-    "name",
-    "purpose",
-    "agency",
-    "agency_name",
-    "agency_bureau",
-    "owner_email",
-    "team_member_emails",
-    "stage",
-    "review_status",
-    "risk_tier",
-    "risk_tier_source",
-    "risk_tier_justification",
-    "next_review_at",
-    "retired_reason",
-    "is_withheld",
-    "is_high_impact",
-    "hi_justification",
-    "topic_area",
-    "classification",
-    "benefits",
-    "system_outputs",
-    "operational_date",
-    "contracting_usage",
-    "vendor_name",
-    "have_ato",
-    "system_name_ato",
-    "data_description",
-    "link_to_data",
-    "has_pii",
-    "pia_url",
-    "demographic_features",
-    "has_custom_code",
-    "code_url",
-    "hi_potential_impacts",
-    "data_source_ids",
-)
 
 DATA_SOURCE_AUDIT_FIELDS = (
     "name",
@@ -68,9 +29,6 @@ DATA_SOURCE_AUDIT_FIELDS = (
     "contains_federal_tax",
     "contains_demographics",
 )
-
-APPROVED = frozenset({"approved", "approved_with_conditions"})
-STAGES_NEEDING_APPROVAL = frozenset({"pilot", "deployed"})
 
 
 # ---- reading -------------------------------------------------------------------------------
@@ -172,8 +130,9 @@ def _page_statement(names: frozenset[str]) -> Select:
     """A page of pilot rows, newest first, with the owner's email (see page_of_pilot_rows)."""
     pilots = Pilot.__table__
     users = User.__table__
-    # inventory_extra is kept for inventory exports; it is not part of the API's pilot.
-    columns = [column for column in pilots.c if column.key != "inventory_extra"]
+    # inventory_extra is kept for inventory exports and compliance for the readers of the
+    # stored checklist; neither is part of the API's pilot.
+    columns = [c for c in pilots.c if c.key not in ("inventory_extra", "compliance")]
     return (
         select(*columns, users.c.email.label("owner_email"))
         .join(users, users.c.id == pilots.c.owner_id)
@@ -324,164 +283,31 @@ def all_data_sources() -> list[DataSource]:
 
 
 # ---- pilots --------------------------------------------------------------------------------
+# The lifecycle holds the rules; these own the transaction around them.
 
-
-def _user_by_email(email: str, field: str) -> User:
-    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None:
-        raise ValidationFailed(
-            "The pilot could not be saved.", {field: [f"No user has the email {email!r}."]}
-        )
-    if not user.active:
-        raise ValidationFailed(
-            "The pilot could not be saved.", {field: [f"The user {email!r} is deactivated."]}
-        )
-    return user
-
-
-def _data_sources(ids: list[int]) -> list[DataSource]:
-    wanted = list(dict.fromkeys(ids))
-    found = {
-        source.id: source
-        for source in db.session.scalars(select(DataSource).where(DataSource.id.in_(wanted)))
-    }
-    missing = [source_id for source_id in wanted if source_id not in found]
-    if missing:
-        raise ValidationFailed(
-            "The pilot could not be saved.",
-            {"data_source_ids": [f"No data source has the id {i}." for i in missing]},
-        )
-    return [found[source_id] for source_id in wanted]
-
-
-def reference_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Problems with the users and data sources a payload names, to show beside other errors."""
-    errors: dict[str, list[str]] = {}
-    checks = [("owner_email", lambda: _user_by_email(data["owner_email"], "owner_email"))]
-    for email in data.get("team_member_emails") or []:
-        checks.append(
-            ("team_member_emails", lambda e=email: _user_by_email(e, "team_member_emails"))
-        )
-    ids = [i for i in data.get("data_source_ids") or [] if isinstance(i, int)]
-    checks.append(("data_source_ids", lambda: _data_sources(ids)))
-    for field, check in checks:
-        if field == "owner_email" and not isinstance(data.get("owner_email"), str):
-            continue
-        try:
-            check()
-        except ValidationFailed as error:
-            errors.setdefault(field, []).extend(error.errors.get(field, []))
-    return errors
-
-
-def _apply_pilot_fields(pilot: Pilot, data: Mapping[str, Any]) -> None:
-    data = dict(data)
-    if "owner_email" in data:
-        pilot.owner = _user_by_email(data.pop("owner_email"), "owner_email")
-    if "team_member_emails" in data:
-        emails = data.pop("team_member_emails") or []
-        members = [_user_by_email(email, "team_member_emails") for email in emails]
-        pilot.team_members = list({member.id: member for member in members}.values())
-    if "data_source_ids" in data:
-        pilot.data_sources = _data_sources(data.pop("data_source_ids") or [])
-    if "demographic_features" in data:
-        pilot.demographic_features = list(dict.fromkeys(data.pop("demographic_features") or []))
-    for field, value in data.items():
-        setattr(pilot, field, value)
-
-
-def _check_use_case_id(use_case_id: str | None, pilot_id: int | None = None) -> None:
-    if not use_case_id:
-        return
-    clash = db.session.scalar(select(Pilot.id).where(Pilot.use_case_id == use_case_id))
-    if clash is not None and clash != pilot_id:
-        raise ValidationFailed(
-            "The pilot could not be saved.",
-            {"use_case_id": [f"Pilot {clash} already has the use case id {use_case_id!r}."]},
-        )
+reference_errors = lifecycle.reference_errors
+check_version = lifecycle.check_version
 
 
 def create_pilot(data: Mapping[str, Any], actor: User) -> Pilot:
     """Register a pilot; its creator joins its team."""
-    authorize(actor, "pilot.create")
-    _check_use_case_id(data.get("use_case_id"))
-    pilot = Pilot(review_status="draft", demographic_features=[], inventory_extra={})
-    pilot.created_by_id = actor.id
-    _apply_pilot_fields(pilot, data)
-    if actor.id not in {member.id for member in pilot.team_members}:
-        pilot.team_members.append(actor)
-    if pilot.stage == "retired" and not pilot.retired_reason:
-        raise ValidationFailed(
-            "The pilot could not be saved.",
-            {"retired_reason": ["A retired pilot needs the reason it was retired."]},
-        )
-    db.session.add(pilot)
-    db.session.flush()
-    audit.record_change(
-        actor, "create", "pilot", pilot.id, None, audit.snapshot(pilot, PILOT_AUDIT_FIELDS)
-    )
+    pilot = lifecycle.create(data, actor)
     db.session.commit()
     return pilot
-
-
-def check_version(current: int, expected: int | None) -> None:
-    """Refuse a change made against an older version of the record."""
-    if expected is not None and expected != current:
-        raise PreconditionFailed(
-            "The record was changed by someone else since you loaded it; reload and try again.",
-            {"version": [f"You edited version {expected}; the current version is {current}."]},
-        )
 
 
 def update_pilot(
     pilot: Pilot, data: Mapping[str, Any], actor: User, *, expected_version: int | None = None
 ) -> Pilot:
-    """Change a pilot's fields; the workflow moves review_status, not this."""
-    authorize(actor, "pilot.update", pilot)
-    check_version(pilot.version, expected_version)
-    before = audit.snapshot(pilot, PILOT_AUDIT_FIELDS)
-    new_stage = data.get("stage", pilot.stage)
-    if new_stage != pilot.stage:
-        if new_stage in STAGES_NEEDING_APPROVAL and pilot.review_status not in APPROVED:
-            raise Conflict(
-                f"A pilot can move to the '{new_stage}' stage only once it is approved.",
-                {
-                    "stage": [
-                        f"The review status is '{pilot.review_status}'; it must be 'approved' "
-                        "or 'approved_with_conditions'."
-                    ]
-                },
-            )
-        if new_stage == "retired" and not (data.get("retired_reason") or "").strip():
-            raise ValidationFailed(
-                "The pilot could not be saved.",
-                {"retired_reason": ["Retiring a pilot needs the reason it was retired."]},
-            )
-    if "use_case_id" in data:
-        _check_use_case_id(data["use_case_id"], pilot.id)
-    _apply_pilot_fields(pilot, data)
-    after = audit.snapshot(pilot, PILOT_AUDIT_FIELDS)
-    changes = audit.service.diff(before, after)
-    if changes:
-        db.session.flush()
-        audit.record(actor, "update", "pilot", pilot.id, changes)
+    """Change a pilot's fields (see lifecycle.update for the gates)."""
+    lifecycle.update(pilot, data, actor, expected_version=expected_version)
     db.session.commit()
     return pilot
 
 
 def delete_pilot(pilot: Pilot, actor: User) -> None:
     """Remove a draft pilot; anything that has entered review is kept for the record."""
-    authorize(actor, "pilot.delete", pilot)
-    if pilot.review_status != "draft":
-        raise Conflict(
-            "Only draft pilots can be deleted; this one is part of the review record.",
-            {"review_status": [f"The pilot is '{pilot.review_status}', not 'draft'."]},
-        )
-    before = audit.snapshot(pilot, PILOT_AUDIT_FIELDS)
-    pilot_id = pilot.id
-    db.session.delete(pilot)
-    db.session.flush()
-    audit.record_change(actor, "delete", "pilot", pilot_id, before, None)
+    lifecycle.delete(pilot, actor)
     db.session.commit()
 
 

@@ -17,35 +17,8 @@ from registry.web import Pager, flatten_messages, form_to_payload, page_args
 
 bp = Blueprint("catalog", __name__)
 
-PILOT_TEXT_FIELDS = (
-    "name",
-    "purpose",
-    "agency",
-    "owner_email",
-    "stage",
-    "use_case_id",
-    "agency_name",
-    "agency_bureau",
-    "topic_area",
-    "classification",
-    "benefits",
-    "system_outputs",
-    "contracting_usage",
-    "vendor_name",
-    "operational_date",
-    "have_ato",
-    "system_name_ato",
-    "data_description",
-    "link_to_data",
-    "has_pii",
-    "pia_url",
-    "has_custom_code",
-    "code_url",
-    "is_withheld",
-    "is_high_impact",
-    "HI_justification",
-    "hi_potential_impacts",
-    "retired_reason",
+PILOT_TEXT_FIELDS = tuple(
+    spec.key for spec in vocabulary.PILOT_FIELDS if spec.kind not in ("list", "ids", "emails")
 )
 SOURCE_TEXT_FIELDS = ("name", "description", "system_of_record", "provenance_url", "retention")
 SOURCE_FLAGS = (
@@ -55,17 +28,7 @@ SOURCE_FLAGS = (
     "contains_federal_tax",
     "contains_demographics",
 )
-FILTER_FIELDS = (
-    "q",
-    "stage",
-    "risk_tier",
-    "review_status",
-    "agency",
-    "owner_email",
-    "is_high_impact",
-    "topic_area",
-    "member_email",
-)
+FILTER_FIELDS = tuple(PilotQuerySchema().fields)
 
 
 def _pilot_payload(*, editing: bool) -> dict[str, Any]:
@@ -85,13 +48,14 @@ def _pilot_form_context(form: dict[str, Any], errors: dict[str, list[str]], pilo
         "errors": errors,
         "pilot": pilot,
         "data_sources": service.all_data_sources(),
+        "fields": vocabulary.FIELDS_BY_KEY,
         "choices": {
-            "stage": [(s, vocabulary.STAGE_LABELS[s]) for s in vocabulary.STAGES],
+            "stage": vocabulary.Stage.choices(),
             "topic_area": vocabulary.TOPIC_AREAS,
             "classification": vocabulary.CLASSIFICATIONS,
             "contracting_usage": vocabulary.CONTRACTING_USAGE,
-            "is_withheld": vocabulary.IS_WITHHELD,
-            "is_high_impact": vocabulary.IS_HIGH_IMPACT,
+            "is_withheld": vocabulary.IsWithheld.choices(),
+            "is_high_impact": vocabulary.IsHighImpact.choices(),
             "yes_no": vocabulary.YES_NO,
             "demographic_features": vocabulary.DEMOGRAPHIC_FEATURES,
         },
@@ -99,8 +63,10 @@ def _pilot_form_context(form: dict[str, Any], errors: dict[str, list[str]], pilo
 
 
 def _pilot_as_form(pilot) -> dict[str, Any]:
-    form = {field: getattr(pilot, field, None) or "" for field in PILOT_TEXT_FIELDS}
-    form["HI_justification"] = pilot.hi_justification or ""
+    form = {
+        key: getattr(pilot, vocabulary.FIELDS_BY_KEY[key].name, None) or ""
+        for key in PILOT_TEXT_FIELDS
+    }
     form["owner_email"] = pilot.owner_email
     form["demographic_features"] = list(pilot.demographic_features or [])
     form["data_source_ids"] = pilot.data_source_ids
@@ -140,7 +106,11 @@ def pilot_new():
     """Register a pilot."""
     authorize(current_user, "pilot.create")
     if request.method == "GET":
-        form = {"owner_email": current_user.email, "stage": "pre_deployment", "is_withheld": "No"}
+        form = {
+            "owner_email": current_user.email,
+            "stage": vocabulary.Stage.PRE_DEPLOYMENT.value,
+            "is_withheld": vocabulary.IsWithheld.NO.value,
+        }
         return render_template("catalog/pilot_form.html", **_pilot_form_context(form, {}))
     payload = _pilot_payload(editing=False)
     try:
@@ -174,7 +144,10 @@ def render_pilot_page(pilot, status: int = 200):
         db.session.rollback()
     panels = [panel(pilot) for panel in current_app.extensions["registry"]["pilot_panels"]]
     return render_template(
-        "catalog/pilot_detail.html", pilot=pilot, panels=[p for p in panels if p]
+        "catalog/pilot_detail.html",
+        pilot=pilot,
+        panels=[p for p in panels if p],
+        approved_stage_label=vocabulary.ApprovedStage.label_of(pilot.approved_stage),
     ), status
 
 

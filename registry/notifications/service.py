@@ -115,7 +115,6 @@ def mark_read(user: User, notification_id: int | None = None) -> None:
 def init_app(app) -> None:
     from sqlalchemy import event
     from sqlalchemy.orm import Session
-
     if not event.contains(Session, "after_commit", flush_pending_email):
         event.listen(Session, "after_commit", flush_pending_email)
         event.listen(

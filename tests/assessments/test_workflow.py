@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from assessments import workflow
 from registry.audit.models import AuditEvent
 from registry.audit.service import verify_stored_chain
+from registry.catalog import lifecycle
 from registry.catalog.models import Pilot
 from registry.extensions import db
 from registry.notifications.models import Notification
@@ -97,14 +98,25 @@ ALL_STATUSES = (
 LEGAL = {(a, s) for a, s, _ in workflow.transition_table()}
 
 
-@pytest.mark.parametrize("action", list(workflow.TRANSITIONS))
+TARGET = {action: target for action, _, target in workflow.transition_table()}
+
+
+@pytest.mark.parametrize("action", list(lifecycle.ALLOWED_FROM))
 @pytest.mark.parametrize("start", ALL_STATUSES)
-def test_transition_table(client, pilot, tokens, action, start):
-    pilot.review_status = start
-    db.session.commit()
+def test_transition_table(client, factory, pilot, tokens, action, start):
+    if start == "submitted":
+        submit(client, pilot, tokens)
+    else:
+        factory.set_state(pilot, review_status=start)
     before = events()
     if action == "submit":
-        response = submit(client, pilot, tokens)
+        # An approved pilot goes back to review only with something to review: here, a
+        # further stage.
+        response = client.post(
+            f"/api/v1/pilots/{pilot.id}/submission",
+            json={"requested_stage": "deployed"} if start.startswith("approved") else {},
+            headers=tokens["owner"],
+        )
     elif action == "require_resubmission":
         response = client.post(
             f"/api/v1/pilots/{pilot.id}/resubmission-request",
@@ -120,12 +132,14 @@ def test_transition_table(client, pilot, tokens, action, start):
         response = decide(client, pilot, tokens, body)
     if (action, start) in LEGAL:
         assert response.status_code in (200, 201), response.get_json()
-        assert status(pilot.id) == workflow.TRANSITIONS[action][1]
+        assert status(pilot.id) == TARGET[action]
         assert events() > before
     else:
         assert response.status_code == 409, response.get_json()
-        message = str(response.get_json()["errors"])
-        assert start in message and "needs one of" in message
+        errors = response.get_json()["errors"]
+        label = lifecycle.ReviewStatus(start).label.lower()
+        assert f"The pilot is {label}" in errors["review_status"][0]
+        assert "allowed_actions" in errors
         assert status(pilot.id) == start and events() == before
 
 
@@ -265,8 +279,7 @@ def test_only_an_independent_caio_decides(client, factory, pilot, people, tokens
         assert decide(client, pilot, tokens, body, who).status_code == 403
     caio_member = factory.user("caio")
     conflicted = factory.pilot(caio_member)
-    conflicted.review_status = "submitted"
-    db.session.commit()
+    factory.set_state(conflicted, review_status="submitted")
     response = client.post(
         f"/api/v1/pilots/{conflicted.id}/decisions",
         json=body,
@@ -312,7 +325,7 @@ def test_decision_snapshot_stays_frozen(client, pilot, tokens, people):
 
 
 def test_sweep_marks_due_reviews_once_and_notifies_the_owner(
-    app, client, runner, pilot, tokens, people
+    app, client, factory, runner, pilot, tokens, people
 ):
     submit(client, pilot, tokens)
     decide(
@@ -325,9 +338,9 @@ def test_sweep_marks_due_reviews_once_and_notifies_the_owner(
             "waivers": waive_all(client, pilot, tokens),
         },
     )
-    row = db.session.get(Pilot, pilot.id)
-    row.next_review_at = dt.date.today() - dt.timedelta(days=1)
-    db.session.commit()
+    factory.set_state(
+        db.session.get(Pilot, pilot.id), next_review_at=dt.date.today() - dt.timedelta(days=1)
+    )
     first = runner.invoke(args=["reviews", "sweep"])
     assert "marked 1 pilots" in first.output
     second = runner.invoke(args=["reviews", "sweep"])
@@ -408,11 +421,17 @@ def test_conditions_are_tracked_and_meeting_them_is_audited(client, pilot, token
         json={"note": "Notice published on the website."},
         headers=tokens["owner"],
     )
-    assert met.status_code == 200 and met.get_json()["status"] == "met"
+    assert met.status_code == 200 and met.get_json()["status"] == "reported"
     assert (
-        db.session.scalar(select(AuditEvent).where(AuditEvent.action == "meet_condition")).actor
+        db.session.scalar(select(AuditEvent).where(AuditEvent.action == "report_condition")).actor
         == people["owner"].email
     )
+    verified = client.post(
+        f"/api/v1/conditions/{condition['id']}/verification",
+        json={"accepted": True},
+        headers=tokens["caio"],
+    )
+    assert verified.status_code == 200 and verified.get_json()["status"] == "met"
     from assessments.models import Condition
 
     row = db.session.get(Condition, condition["id"])

@@ -78,4 +78,4 @@ def test_caio_requests_changes_then_approves_with_conditions_and_a_waiver(open_t
     # The team sees the same decision on its page.
     owner.goto(f"/pilots/{pilot.id}")
     expect(owner.page.locator(".decisions li").first).to_contain_text("Approve with conditions")
-    expect(owner.page.get_by_role("button", name="Mark met")).to_be_visible()
+    expect(owner.page.get_by_role("button", name="Report met")).to_be_visible()

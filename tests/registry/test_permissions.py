@@ -40,6 +40,14 @@ MATRIX = [
      dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401)),
     ("POST", "/api/v1/conditions/{condition}/met", {"note": "Notice published."},
      dict(admin=200, caio=403, board=403, member=200, other_team=403, anonymous=401)),
+    # The condition is open (not reported), so the one who may verify gets 409.
+    ("POST", "/api/v1/conditions/{condition}/verification", {"accepted": True},
+     dict(admin=403, caio=409, board=403, member=403, other_team=403, anonymous=401)),
+    ("GET", "/api/v1/pilots/{pilot}/revisions", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401)),
+    # The pilot is a draft: it has no revision 1 yet.
+    ("GET", "/api/v1/pilots/{pilot}/revisions/{revision}", None,
+     dict(admin=404, caio=404, board=404, member=404, other_team=404, anonymous=401)),
     ("GET", "/api/v1/pilots/{pilot}/comments", None,
      dict(admin=200, caio=200, board=200, member=200, other_team=403, anonymous=401)),
     ("POST", "/api/v1/pilots/{pilot}/comments", {"body": "Looks reasonable."},
@@ -341,6 +349,8 @@ MATRIX = [
      dict(admin=302, caio=302, board=302, member=302, other_team=403, anonymous=302)),
     ("POST", "/conditions/{condition}/met", {"note": "Notice published."},
      dict(admin=302, caio=403, board=403, member=302, other_team=403, anonymous=302)),
+    ("POST", "/conditions/{condition}/verification", {"accepted": "yes"},
+     dict(admin=403, caio=409, board=403, member=403, other_team=403, anonymous=302)),
     ("GET", "/pilots/{pilot}/report", None,
      dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
     ("GET", "/pilots/{pilot}/report.pdf", None,
@@ -440,12 +450,13 @@ def world(factory):
         "condition": condition.id,
         "token": spare_token.id,
         "user": users["member"].id,
+        "revision": 1,
     }
 
 
 PLACEHOLDERS = (
     "pilot", "source", "assessment", "policy", "evidence", "bias_check", "condition", "token",
-    "user",
+    "user", "revision",
 )
 STATIC = {"static_file": "css/app.css", "report_static_file": "print.css"}
 

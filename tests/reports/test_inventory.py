@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -105,8 +106,8 @@ def test_csv_header_is_exactly_the_omb_columns_and_needs_no_auth(client, factory
 
 def test_json_is_a_list_of_objects_with_exactly_the_36_keys(client, factory):
     owner = factory.user("team")
-    factory.pilot(owner, name="Chat helper", is_withheld="No")
-    factory.pilot(owner, name="Eligibility screen")
+    factory.public_pilot(owner, name="Chat helper", is_withheld="No")
+    factory.public_pilot(owner, name="Eligibility screen")
     response = client.get("/api/v1/inventory.json")  # no Authorization header
     assert response.status_code == 200
     assert response.mimetype == "application/json"
@@ -126,7 +127,7 @@ def test_withheld_use_cases_are_not_published(client, factory):
         ("Hidden law", "Yes - Prohibited by Law"),
         ("Hidden other", "Other"),
     ]:
-        factory.pilot(owner, name=name, is_withheld=withheld)
+        factory.public_pilot(owner, name=name, is_withheld=withheld)
     names = {row["use_case_name"] for row in csv_rows(client)}
     assert names == {"Published no", "Published empty"}
     assert {row["use_case_name"] for row in json_rows(client)} == names
@@ -136,7 +137,7 @@ def test_withheld_use_cases_are_not_published(client, factory):
 
 def test_a_registry_pilot_maps_to_the_omb_columns(client, factory):
     owner = factory.user("team", email="owner@agency.gov")
-    pilot = factory.pilot(
+    pilot = factory.public_pilot(
         owner,
         name="Benefits chatbot",
         purpose="Answers benefits questions.",
@@ -156,7 +157,7 @@ def test_a_registry_pilot_maps_to_the_omb_columns(client, factory):
         demographic_features=["b) Sex", "c) Age"],
         has_custom_code="No",
     )
-    other = factory.pilot(owner, name="No id yet", agency="MCG")
+    other = factory.public_pilot(owner, name="No id yet", agency="MCG")
     rows = {row["use_case_name"]: row for row in csv_rows(client)}
     row = rows["Benefits chatbot"]
     assert row["agency"] == "MCG"
@@ -171,14 +172,16 @@ def test_a_registry_pilot_maps_to_the_omb_columns(client, factory):
     assert row["demographic_features"] == "['b) Sex', 'c) Age']"
     assert row["hi_testing_conducted"] == ""
     assert row["hi_public_consultation"] == "[]"
-    assert rows["No id yet"]["id"] == f"MCG-REG-{other.id:04d}"
+    assert rows["No id yet"]["id"] == other.use_case_id
+    assert re.fullmatch(r"MCG-[0-9A-Z]{6}", other.use_case_id)  # random, not from the row id
     assert rows["No id yet"]["demographic_features"] == "[]"
     assert pilot.review_status not in row.values()  # no internal field is exported
+    assert "submitted" not in row.values()
 
 
 def test_csv_cells_are_neutralised_against_formulas(client, factory):
     owner = factory.user("team")
-    factory.pilot(
+    factory.public_pilot(
         owner,
         name='=HYPERLINK("http://evil.example","click")',
         purpose="+cmd|' /C calc'!A0",
@@ -201,7 +204,7 @@ def test_csv_cells_are_neutralised_against_formulas(client, factory):
 
 def test_hi_practices_come_from_the_checklist_for_high_impact_pilots(client, factory):
     owner = factory.user("team")
-    pilot = factory.pilot(
+    pilot = factory.public_pilot(
         owner, name="Risk score", is_high_impact="High-impact", hi_potential_impacts="Denials."
     )
     (row,) = csv_rows(client)
@@ -218,19 +221,15 @@ def test_hi_practices_come_from_the_checklist_for_high_impact_pilots(client, fac
 
 
 def test_checklist_waivers_show_as_caio_waived():
-    class Item:
-        def __init__(self, id, status):
-            self.id, self.status = id, status
-
-    class Checklist:
-        items = [
-            Item("hi_testing_conducted", "met"),
-            Item("hi_appeal_process", "waived"),
-            Item("hi_public_consultation", "waived"),
-            Item("hi_training_established", "not_applicable"),
+    checklist = {
+        "items": [
+            {"id": "hi_testing_conducted", "status": "met"},
+            {"id": "hi_appeal_process", "status": "waived"},
+            {"id": "hi_public_consultation", "status": "waived"},
+            {"id": "hi_training_established", "status": "not_applicable"},
         ]
-
-    answers = inventory.checklist_answers(Checklist())
+    }
+    answers = inventory.checklist_answers(checklist)
     assert answers["hi_testing_conducted"] == "Yes"
     assert answers["hi_appeal_process"] == "CAIO Waived"
     assert answers["hi_public_consultation"] == "['CAIO Waived']"
