@@ -12,8 +12,8 @@ from flask import current_app
 from sqlalchemy import select, update
 
 import policies
-from assessments import bias_spec, charts, compliance, jobs, verdicts
-from assessments.metrics import MAX_GROUPS
+from assessments import bias_spec, charts, compliance, jobs, metrics_guide, verdicts
+from assessments.metrics import MAX_GROUPS, binary_denominators
 from assessments.models import BiasCheck
 from policies import store
 from policies.fairness import BINARY
@@ -55,6 +55,7 @@ def create(pilot: Pilot, upload, form: dict[str, Any], actor) -> BiasCheck:
     if errors:
         raise ValidationFailed("The bias check could not be started.", errors)
     provenance = bias_spec.provenance_from_form(form)
+    guidance = metrics_guide.recommend(spec.task, form, has_truth=spec.has_truth)
     with stored_upload(
         upload.stream, upload_root(), current_app.config["MAX_UPLOAD_BYTES"]
     ) as stored:
@@ -79,6 +80,7 @@ def create(pilot: Pilot, upload, form: dict[str, Any], actor) -> BiasCheck:
             frequency=spec.frequency,
             total_rows=spec.total_rows,
             provenance=provenance,
+            guidance=guidance,
             status="queued",
             attempts=0,
             queued_at=datetime.now(UTC),
@@ -163,8 +165,10 @@ def run(check_id: int, *, prepared=None) -> None:
         min_group_size, thresholds = policies.fairness_thresholds(
             document, pilot.risk_tier, task=task
         )
-        result = prepared.compute(n_boot=N_BOOT, seed=SEED, min_group_size=min_group_size)
-        result = {**result.to_dict(), "task": task}
+        computed = prepared.compute(n_boot=N_BOOT, seed=SEED, min_group_size=min_group_size)
+        result = {**computed.to_dict(), "task": task}
+        if task == BINARY:  # people in each group's denominator, for the sample-size figures
+            result["denominators"] = binary_denominators(computed.cells)
         if check.frequency:
             result["aggregated"] = True
             result["input_sha256"] = check.sha256
@@ -311,26 +315,48 @@ def facts(pilot: Pilot) -> dict[str, Any]:
     ).all()
     return {
         "bias_checks": tuple(
-            policies.BiasCheckFact(completed_at=compliance.utc_day(c.finished_at), verdict=c.verdict)
+            policies.BiasCheckFact(
+                completed_at=compliance.utc_day(c.finished_at), verdict=c.verdict
+            )
             for c in checks
         )
     }
 
 
 def trend(pilot: Pilot) -> list[dict[str, Any]]:
-    """Each succeeded check's disparity ratios, oldest first: the pilot's monitoring trend."""
+    """Each succeeded check's disparities, oldest first: the pilot's monitoring trend.
+
+    A row has every disparity ratio (``ratios``) and the judged ones (``judged``: per finding
+    the metric it rests on, ``ratio`` or ``difference``, and its value and verdict).
+    """
     rows = []
     for check in reversed(for_pilot(pilot)):
         if check.status != "succeeded" or not check.results:
             continue
+        labels = charts.result_metric_labels(check.results)
+        judged = []
+        for finding in check.findings or []:
+            if not finding.get("threshold"):
+                continue
+            metric = finding.get("chart_metric") or finding["metric"]
+            judged.append(
+                {
+                    "label": labels.get(metric, metric),
+                    "kind": "ratio" if "ratio_min" in finding["threshold"] else "difference",
+                    "value": finding.get("value"),
+                    "verdict": finding["verdict"],
+                }
+            )
         rows.append(
             {
                 "id": check.id,
                 "date": check.finished_at,
+                "task": check.task,
                 "verdict": check.verdict,
                 "ratios": {
                     m: d.get("ratio") for m, d in check.results.get("disparities", {}).items()
                 },
+                "judged": judged,
             }
         )
     return rows

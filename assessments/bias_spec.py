@@ -59,6 +59,13 @@ class CheckSpec:
     total_rows: int | None = None
 
     @property
+    def has_truth(self) -> bool:
+        """Whether the check has true outcomes (errors can be measured)."""
+        if self.task == OUTCOME_RATES:
+            return False
+        return self.y_true is not None or self.regression_moments
+
+    @property
     def regression_moments(self) -> bool:
         """An aggregated regression check: moment columns instead of y_true / y_pred."""
         return self.task == REGRESSION and self.frequency is not None and self.y_pred is None

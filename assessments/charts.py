@@ -28,6 +28,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from policies.fairness import (
     BINARY,
+    BINARY_PAGE_TABLE,
     METRICS_BY_KEY,
     MULTICLASS,
     OUTCOME_RATES,
@@ -467,13 +468,7 @@ def routing_chart_svg(result: Mapping[str, Any]) -> str:
 
 
 #: The binary metrics a check page's table of groups shows.
-BINARY_TABLE_METRICS = (
-    "selection_rate",
-    "false_positive_rate",
-    "false_negative_rate",
-    "true_positive_rate",
-    "accuracy",
-)
+BINARY_TABLE_METRICS = BINARY_PAGE_TABLE
 
 
 def table_metrics(

@@ -84,6 +84,7 @@ __all__ = [
     "SUMMARY_KEYS",
     "BiasResult",
     "chunked_bincount",
+    "binary_denominators",
     "chunked_take",
     "compute_bias_metrics",
     "confusion_cells",
@@ -1205,6 +1206,24 @@ def compute_bias_metrics(
         groups=enc.groups,
         auc_binned=bins is not None,
     )
+
+
+def binary_denominators(cells: np.ndarray) -> dict[str, list[int]]:
+    """People in each group's denominator of every count metric (for sample-size figures).
+
+    Parameters
+    ----------
+    cells : numpy.ndarray, shape (n_groups, 4)
+        Confusion counts (``BiasResult.cells``).
+
+    Returns
+    -------
+    dict of str to list of int
+    """
+    return {
+        name: [int(v) for v in cells[:, list(den)].sum(axis=1)]
+        for name, (_num, den, _why) in _DEFINITIONS.items()
+    }
 
 
 def _frequency(frequency: Any, n_rows: int) -> np.ndarray:

@@ -43,7 +43,7 @@ from assessments.metrics import (
     _interval,
     disparity,
 )
-from policies.fairness import MULTICLASS, metric_key, task_metrics
+from policies.fairness import MULTICLASS, PER_CLASS_NAMES, metric_key, task_metrics
 
 __all__ = [
     "GROUP_METRICS",
@@ -53,11 +53,10 @@ __all__ = [
     "metrics_from_confusion",
 ]
 
-#: Metrics with one value per group, in report order.
-GROUP_METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
+#: Metrics with one value per group, in report order (from the vocabulary).
+GROUP_METRICS = tuple(m for m in task_metrics(MULTICLASS) if m not in PER_CLASS_NAMES)
 #: One-vs-rest metrics with one value per group and class, in report order.
-PER_CLASS_METRICS = ("selection_rate", "true_positive_rate", "false_positive_rate", "precision")
-assert task_metrics(MULTICLASS) == GROUP_METRICS + PER_CLASS_METRICS  # one vocabulary
+PER_CLASS_METRICS = tuple(m for m in task_metrics(MULTICLASS) if m in PER_CLASS_NAMES)
 
 _UNDEFINED = {
     "true_positive_rate": "no case of the group has the true class “{cls}”",
@@ -329,6 +328,14 @@ def compute_multiclass_metrics(
     overall["count"] = total
 
     disparities = {key: disparity(values[key], boot.get(key), group_dicts, alpha) for key in keys}
+    true_n = cells.sum(axis=2)
+    pred_n = cells.sum(axis=1)
+    denominators = {m: counts.tolist() for m in GROUP_METRICS}
+    for j, c in enumerate(classes):
+        denominators[metric_key("selection_rate", c)] = counts.tolist()
+        denominators[metric_key("true_positive_rate", c)] = true_n[:, j].tolist()
+        denominators[metric_key("false_positive_rate", c)] = (counts - true_n[:, j]).tolist()
+        denominators[metric_key("precision", c)] = pred_n[:, j].tolist()
     return KindResult(
         {
             "task": MULTICLASS,
@@ -338,6 +345,7 @@ def compute_multiclass_metrics(
             "overall": overall,
             "by_group": by_group,
             "disparities": disparities,
+            "denominators": {k: [int(v) for v in d] for k, d in denominators.items()},
             "bootstrap": {
                 "n_boot": int(n_boot),
                 "seed": int(seed),

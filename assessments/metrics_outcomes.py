@@ -139,6 +139,7 @@ def compute_outcome_rates(
             "overall": overall,
             "by_group": by_group,
             "disparities": disparities,
+            "denominators": {key: [int(c) for c in counts] for key in keys},
             "bootstrap": {
                 "n_boot": int(n_boot),
                 "seed": int(seed),

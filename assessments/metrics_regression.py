@@ -331,6 +331,18 @@ def compute_regression_metrics(
             "overall": overall,
             "by_group": by_group,
             "disparities": disparities,
+            "denominators": {name: [int(round(c)) for c in counts] for name in metrics},
+            "row_sd": {
+                name: [
+                    float(v)
+                    for v in np.sqrt(
+                        stats["mean_squared_error" if name == "root_mean_squared_error" else name][
+                            1
+                        ]
+                    )
+                ]
+                for name in metrics
+            },
             "bootstrap": {
                 "n_boot": int(n_boot),
                 "seed": int(seed),

@@ -192,6 +192,21 @@ class BiasCheckFormSchema(ma.Schema):
         allow_none=True,
         metadata={"description": "Binned scores: the column of each row's bin upper edge."},
     )
+    intervention = fields.String(
+        validate=validate.OneOf(["punitive", "assistive"]),
+        allow_none=True,
+        metadata={"description": "Guided choice of metrics: punitive or assistive decision."},
+    )
+    concern = fields.String(
+        validate=validate.OneOf(["wrongly_flagged", "missed", "representation"]),
+        allow_none=True,
+        metadata={"description": "Guided choice: the errors that worry you most."},
+    )
+    ground_truth = fields.String(
+        validate=validate.OneOf(["yes", "no"]),
+        allow_none=True,
+        metadata={"description": "Guided choice: can the true outcomes be trusted?"},
+    )
     client_version = fields.String(validate=validate.Length(max=100), allow_none=True)
     engine = fields.String(validate=validate.Length(max=100), allow_none=True)
     query = fields.String(
@@ -262,6 +277,13 @@ class BiasCheckSchema(ma.Schema):
     frequency = fields.String(allow_none=True)
     total_rows = fields.Integer(allow_none=True)
     auc_binned = fields.Function(lambda c: bool((c.results or {}).get("auc_binned")))
+    guidance = fields.Function(
+        lambda c: c.guidance,
+        metadata={
+            "description": "The guided choice of metrics: answers, recommended metrics and the "
+            "reasoning (null when the questions were not answered)."
+        },
+    )
     provenance = fields.Function(
         lambda c: dict(c.provenance or {}),
         metadata={"description": "client_version, engine, query and source_sha256, as sent."},

@@ -38,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from assessments.metrics import group_value
+from assessments.metrics_power import power_note
 from policies.fairness import (
     BINARY,
     METRIC_ALIASES,
@@ -249,7 +250,16 @@ def judge(
     for (metric, kind, bound), threshold in zip(checked, thresholds, strict=True):
         keys = resolve_metric(metric, task=task, result=result)
         parts = [
-            {"metric": key, **_judge_metric(result, key, kind, bound, min_group_size, confidence)}
+            _with_power(
+                result,
+                {
+                    "metric": key,
+                    **_judge_metric(result, key, kind, bound, min_group_size, confidence),
+                },
+                kind,
+                bound,
+                min_group_size,
+            )
             for key in keys
         ]
         if not parts:
@@ -274,6 +284,8 @@ def judge(
             "value": worst["value"],
             "ci": worst["ci"],
         }
+        if worst.get("power"):
+            finding["power"] = worst["power"]
         if expands:
             if len(parts) > 1:
                 finding["text"] = _combined_text(metric, task, ranked)
@@ -288,6 +300,34 @@ def judge(
         "min_group_size": int(min_group_size),
         "confidence": confidence,
     }
+
+
+def _with_power(
+    result: Mapping[str, Any],
+    part: dict[str, Any],
+    kind: str,
+    bound: float,
+    min_group_size: int,
+) -> dict[str, Any]:
+    """An insufficient or inconclusive part, with how many rows would settle it (80% power)."""
+    if part["verdict"] not in ("insufficient_data", "inconclusive"):
+        return part
+    task = result.get("task") or BINARY
+    try:
+        style = metric_phrase(part["metric"], task)[3].style
+    except KeyError:
+        return part
+    note = power_note(dict(result), part["metric"], style, kind, bound, min_group_size)
+    if not note or note["rows_per_group"] is None:
+        return part
+    limit = "the policy's limit"
+    text = (
+        f" Sample size: to detect a gap as large as {limit} with 80% power (5% level), each "
+        f"compared group would need about {note['rows_per_group']:,} rows; the smaller one has "
+        f"{note['smaller_group_rows']:,}"
+        + (f", so about {note['more_rows']:,} more." if note["more_rows"] else ".")
+    )
+    return {**part, "text": part["text"] + text, "power": note}
 
 
 def without_thresholds(task: str, policy_version: Any, min_group_size: int) -> dict[str, Any]:

@@ -63,14 +63,13 @@ def audit_excerpt(pilot: Pilot, limit: int = 40) -> list[dict[str, Any]]:
 def bias_check_data(check: BiasCheck) -> dict[str, Any]:
     from assessments import charts
     from assessments.charts import metric_table
-    from policies.fairness import TASK_LABELS
-    from reports.render import REPORT_METRICS  # (import here: render imports this module)
+    from policies.fairness import BINARY_REPORT_TABLE, TASK_LABELS
 
     results = check.results or {}
     return {
         "task": check.task, "task_label": TASK_LABELS.get(check.task, check.task),
         "aggregated": check.aggregated, "provenance": check.provenance or {},
-        "group_table": charts.group_table(results, REPORT_METRICS) if results else None,
+        "group_table": charts.group_table(results, BINARY_REPORT_TABLE) if results else None,
         "routing": charts.class_table(results) if results else None,
         "labels": charts.result_metric_labels(results),
         "id": check.id, "name": check.name, "status": check.status, "verdict": check.verdict,
