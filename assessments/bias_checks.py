@@ -182,6 +182,12 @@ def run(check_id: int, *, prepared=None) -> None:
         else:  # the policy sets no thresholds for this kind of check
             judged = verdicts.without_thresholds(task, version.label, min_group_size)
         svgs = charts.check_charts(result, judged["findings"])
+        if task == BINARY and judged["verdict"] == "fail":
+            analysis = _what_if(prepared, result, judged["findings"])
+            if analysis is not None:
+                result["what_if"] = analysis
+                if analysis.get("options"):
+                    svgs["what_if"] = charts.what_if_chart_svg(analysis)
         previous = latest_succeeded(pilot, before_id=check_id)
         check = db.session.get(BiasCheck, check_id)
         check.results = result
@@ -226,6 +232,32 @@ def run(check_id: int, *, prepared=None) -> None:
         if not isinstance(error, ValidationFailed):
             log.exception("bias check %s failed", check_id)
         fail(check_id, message[:2000])
+
+
+def _what_if(prepared: Any, result: dict[str, Any], findings: list[dict[str, Any]]):
+    """The what-if analysis of a failing binary check with scores (None without scores)."""
+    from assessments.metrics_whatif import what_if
+
+    score = prepared.y_score
+    if score is None and prepared.y_score_bins is not None:
+        score = prepared.y_score_bins[0]
+    if score is None:
+        return None
+    try:
+        return what_if(
+            y_true=prepared.y_true,
+            y_score=score,
+            group_codes=prepared.group_codes,
+            groups=[g["group"] for g in result["by_group"]],
+            findings=findings,
+            disparities=result["disparities"],
+            current_accuracy=result["overall"].get("accuracy"),
+            weights=prepared.frequency,
+            seed=SEED,
+        )
+    except ValueError as error:  # e.g. a group with one outcome class only
+        log.info("what-if analysis not computed: %s", error)
+        return {"note": "The what-if analysis could not be computed for these data: " + str(error)}
 
 
 def run_job(check_id: int) -> None:

@@ -46,6 +46,7 @@ __all__ = [
     "metric_table",
     "result_metric_labels",
     "routing_chart_svg",
+    "what_if_chart_svg",
 ]
 
 #: Each metric's name, as tables and pages show it (from the one vocabulary,
@@ -545,3 +546,82 @@ def class_table(result: Mapping[str, Any], metric: str = "selection_rate") -> di
         )
     label = METRICS_BY_KEY[f"class_{metric}"].label if classes else metric
     return {"metric": metric, "label": label, "classes": classes, "rows": rows}
+
+
+def what_if_chart_svg(analysis: Mapping[str, Any]) -> str:
+    """The fairness-accuracy trade-off of the what-if analysis (its first option): accuracy
+    against the disparity the per-group thresholds leave, with the policy's bound.
+
+    Parameters
+    ----------
+    analysis : mapping
+        :func:`assessments.metrics_whatif.what_if`'s result.
+
+    Returns
+    -------
+    str
+        An accessible SVG document, as :func:`metric_chart_svg` makes.
+    """
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
+
+    option = analysis["options"][0]
+    threshold = option["threshold"]
+    by_ratio = threshold.get("ratio_min") is not None
+    key = "ratio" if by_ratio else "difference"
+    points = [c for c in option["curve"] if c[key] is not None]
+    label = METRIC_NAMES.get(option["metric"], option["metric"])
+    axis = f"{label}: {'ratio (min ÷ max)' if by_ratio else 'difference (max − min)'}"
+    title = f"Analysis: accuracy against {label.lower()} {key}, per-group thresholds"
+    desc = (
+        f"Trade-off of {len(points)} per-group threshold settings computed by fairlearn's "
+        f"ThresholdOptimizer: accuracy against the {label.lower()} {key}. "
+        + (
+            f"The most accurate setting within the policy has accuracy {option['accuracy']:.3f}."
+            if option["meets_policy"]
+            else "No setting tried meets the policy."
+        )
+        + " Analysis only, not a recommendation."
+    )
+    rc = {
+        "svg.fonttype": "none",
+        "svg.hashsalt": _HASHSALT,
+        "font.family": "DejaVu Sans",
+        "font.size": 10,
+    }
+    with rc_context(rc):
+        fig = Figure(figsize=(7.5, 4.0), layout="constrained")
+        FigureCanvasSVG(fig)
+        ax = fig.add_subplot()
+        xs = [c[key] for c in points]
+        ys = [c["accuracy"] for c in points]
+        ax.plot(xs, ys, marker="o", color="#1f4e79", linestyle="-", linewidth=1)
+        bound = threshold["ratio_min"] if by_ratio else threshold["difference_max"]
+        ax.axvline(float(bound), color="#b00020", linestyle="--", linewidth=1.5)
+        ax.text(
+            float(bound),
+            max(ys) if ys else 1,
+            f" policy bound {bound:g}",
+            color="#b00020",
+            fontsize=8,
+            va="top",
+        )
+        if analysis.get("current_accuracy") is not None:
+            ax.axhline(analysis["current_accuracy"], color="#555555", linestyle=":", linewidth=1)
+            ax.text(
+                min(xs) if xs else 0,
+                analysis["current_accuracy"],
+                " current decisions",
+                fontsize=8,
+                va="bottom",
+                color="#555555",
+            )
+        ax.set_xlabel(axis)
+        ax.set_ylabel("Accuracy (expected)")
+        ax.set_title(title, loc="left", fontsize=11, parse_math=False)
+        ax.grid(color="#dddddd", linewidth=0.6)
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+        fig.clear()
+    return _add_title_desc(buf.getvalue(), title, desc, "what_if")

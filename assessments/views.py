@@ -245,7 +245,7 @@ def bias_check_detail(check_id: int):
     tables = {
         metric: charts.metric_table(results, metric)
         for metric in (check.charts or {})
-        if metric != "routing"
+        if metric not in ("routing", "what_if")
     }
     return render_template(
         "assessments/bias_check.html",

@@ -79,7 +79,7 @@ def bias_check_data(check: BiasCheck) -> dict[str, Any]:
         "by_group": results.get("by_group", []), "disparities": results.get("disparities", {}),
         "summary": results.get("summary", {}), "bootstrap": results.get("bootstrap", {}),
         "findings": check.findings or [], "charts": check.charts or {},
-        "tables": {metric: metric_table(results, metric) for metric in (check.charts or {}) if metric != "routing"}
+        "tables": {metric: metric_table(results, metric) for metric in (check.charts or {}) if metric not in ("routing", "what_if")}
         if results else {},
     }
 

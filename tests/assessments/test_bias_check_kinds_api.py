@@ -579,3 +579,38 @@ def test_guided_choice_of_metrics_is_recorded_and_shown(client, headers, pilot, 
     assert "What to measure, and why" in page and "assistive" in page
     form = client.get(f"/pilots/{pilot.id}/bias-checks/new").get_data(as_text=True)
     assert 'name="intervention"' in form and 'name="task"' in form
+
+
+def test_what_if_for_a_failing_binary_check_with_scores(client, headers, pilot, login):
+    rng = np.random.default_rng(21)
+    n = 4000
+    race = rng.choice(["A", "B"], n)
+    y_true = rng.integers(0, 2, n)
+    score = np.clip(0.35 * y_true + 0.5 * rng.random(n) + np.where(race == "B", 0.2, 0.0), 0, 1)
+    frame = pd.DataFrame(
+        {"race": race, "y": y_true, "pred": (score > 0.5).astype(int), "score": score}
+    )
+    response = post(
+        client,
+        pilot,
+        headers,
+        frame,
+        y_true="y",
+        y_pred="pred",
+        y_score="score",
+        sensitive_features="race",
+    )
+    check = response.get_json()
+    assert check["verdict"] == "fail"
+    stored = db.session.get(BiasCheck, check["id"])
+    analysis = stored.results["what_if"]
+    assert analysis["note"].startswith("Analysis only, not a recommendation")
+    option = analysis["options"][0]
+    assert option["metric"] == "selection_rate" and option["constraint"] == "demographic_parity"
+    assert option["meets_policy"] and option["ratio"] >= 0.8
+    assert set(option["thresholds"]) == {"race = A", "race = B"}
+    assert option["accuracy_cost"] is not None and len(option["curve"]) >= 2
+    assert "what_if" in stored.charts
+    login(user=pilot.owner)
+    page = client.get(f"/bias-checks/{check['id']}").get_data(as_text=True)
+    assert "What could be done: analysis, not a recommendation" in page
