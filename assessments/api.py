@@ -151,6 +151,7 @@ class PilotBiasChecks(MethodView):
     def post(self, form, files, pilot_id):
         """Upload model outputs (CSV or Parquet) and check them for bias against the policy."""
         form["sensitive_features"] = request.form.getlist("sensitive_features")
+        form["outcomes"] = request.form.getlist("outcomes")
         check = bias_checks.create(
             catalog.get_pilot(pilot_id),
             files.get("file") or request.files.get("file"),

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,10 +12,11 @@ from flask import current_app
 from sqlalchemy import select, update
 
 import policies
-from assessments import bias_aggregates, bias_input, charts, compliance, jobs, verdicts
-from assessments.metrics import MAX_GROUPS
+from assessments import bias_spec, charts, compliance, jobs, metrics_guide, verdicts
+from assessments.metrics import MAX_GROUPS, binary_denominators
 from assessments.models import BiasCheck
 from policies import store
+from policies.fairness import BINARY
 from registry import audit, signals
 from registry.auth.permissions import authorize
 from registry.catalog.models import Pilot
@@ -35,121 +34,12 @@ def upload_root() -> Path:
     return Path(current_app.config["UPLOAD_FOLDER"]) / "bias"
 
 
-def _split_features(values: list[str]) -> list[str]:
-    features: list[str] = []
-    for value in values:
-        features.extend(part.strip() for part in value.split(",") if part.strip())
-    return list(dict.fromkeys(features))
-
-
-def _text(form: dict[str, Any], key: str) -> str | None:
-    return (form.get(key) or "").strip() or None
-
-
-@dataclass(frozen=True)
-class CheckSpec:
-    """What a check reads from its file: the task, the column mapping and aggregated input."""
-
-    features: list[str]
-    y_true: str | None = None
-    y_pred: str | None = None
-    y_score: str | None = None
-    y_score_bins: tuple[str, str] | None = None
-    positive_label: str = "1"
-    frequency: str | None = None
-    total_rows: int | None = None
-
-    @property
-    def numeric_columns(self) -> list[str]:
-        """Columns read as numbers."""
-        cols = [self.y_score] if self.y_score else []
-        cols += list(self.y_score_bins or ())
-        return cols + ([self.frequency] if self.frequency else [])
-
-    @property
-    def columns(self) -> list[str]:
-        """Every column the check reads."""
-        cols = [c for c in (self.y_true, self.y_pred) if c]
-        return list(dict.fromkeys(cols + self.features + self.numeric_columns))
-
-
-def spec_from_form(form: dict[str, Any]) -> tuple[CheckSpec, dict[str, list[str]]]:
-    """The check's specification from a submitted form, and what is missing or wrong."""
-    errors: dict[str, list[str]] = {}
-    features = _split_features(form.get("sensitive_features") or [])
-    if not features:
-        errors["sensitive_features"] = ["Name at least one sensitive feature column."]
-    elif len(features) > 3:
-        errors["sensitive_features"] = ["Use at most three sensitive features."]
-    for field in ("y_true", "y_pred"):
-        if not _text(form, field):
-            errors[field] = [f"Name the column that holds {field}."]
-    low, high = _text(form, "y_score_low"), _text(form, "y_score_high")
-    bins = None
-    if low or high:
-        if not (low and high):
-            missing = "y_score_high" if low else "y_score_low"
-            errors[missing] = ["Name both score bin columns (y_score_low and y_score_high)."]
-        elif _text(form, "y_score"):
-            errors["y_score"] = ["Give a score column or score bin columns, not both."]
-        else:
-            bins = (low, high)
-    total_rows = None
-    try:
-        total_rows = bias_aggregates.parse_total(form.get("total_rows"))
-    except ValidationFailed as error:
-        errors.update({k: [v] for k, v in error.errors.items()})
-    frequency = _text(form, "frequency")
-    if total_rows is not None and frequency is None:
-        errors["total_rows"] = ["A declared total needs a frequency column."]
-    spec = CheckSpec(
-        features=features,
-        y_true=_text(form, "y_true"),
-        y_pred=_text(form, "y_pred"),
-        y_score=_text(form, "y_score"),
-        y_score_bins=bins,
-        positive_label=_text(form, "positive_label") or "1",
-        frequency=frequency,
-        total_rows=total_rows,
-    )
-    return spec, errors
-
-
-def spec_of(check: BiasCheck) -> CheckSpec:
-    """The specification a stored check was made with."""
-    bins = (check.y_score_low, check.y_score_high) if check.y_score_low else None
-    return CheckSpec(
-        features=list(check.sensitive_features),
-        y_true=check.y_true,
-        y_pred=check.y_pred,
-        y_score=check.y_score,
-        y_score_bins=bins,
-        positive_label=check.positive_label,
-        frequency=check.frequency,
-        total_rows=check.total_rows,
-    )
-
-
-PROVENANCE_FIELDS = ("client_version", "engine", "query", "source_sha256")
-
-
-def provenance_from_form(form: dict[str, Any]) -> dict[str, str] | None:
-    """The repeatability metadata a submission brought (None when it brought none)."""
-    values = {key: str(form[key]).strip() for key in PROVENANCE_FIELDS if form.get(key)}
-    values = {key: value for key, value in values.items() if value}
-    source = values.get("source_sha256")
-    if source is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", source):
-        raise ValidationFailed(
-            "The source hash is not a sha256.",
-            {"source_sha256": ["Give the source's sha256 as 64 hexadecimal digits."]},
-        )
-    if source is not None:
-        values["source_sha256"] = source.lower()
-    return values or None
-
-
 def mapping_errors(form: dict[str, Any]) -> dict[str, list[str]]:
-    return spec_from_form(form)[1]
+    return bias_spec.spec_from_form(form)[1]
+
+
+def _max_classes() -> int:
+    return int(current_app.config["BIAS_CHECK_MAX_CLASSES"])
 
 
 def create(pilot: Pilot, upload, form: dict[str, Any], actor) -> BiasCheck:
@@ -159,17 +49,18 @@ def create(pilot: Pilot, upload, form: dict[str, Any], actor) -> BiasCheck:
 
     authorize(actor, "pilot.upload", pilot)
     form = dict(form)
-    spec, errors = spec_from_form(form)
+    spec, errors = bias_spec.spec_from_form(form)
     if upload is None or not getattr(upload, "filename", None):
         errors["file"] = ["Choose a CSV or Parquet file of model outputs."]
     if errors:
         raise ValidationFailed("The bias check could not be started.", errors)
-    provenance = provenance_from_form(form)
+    provenance = bias_spec.provenance_from_form(form)
+    guidance = metrics_guide.recommend(spec.task, form, has_truth=spec.has_truth)
     with stored_upload(
         upload.stream, upload_root(), current_app.config["MAX_UPLOAD_BYTES"]
     ) as stored:
         file_format = check_tabular(stored.path)
-        prepared = _prepare(stored.path, spec)
+        prepared = bias_spec.prepare(stored.path, spec, max_classes=_max_classes())
         check = BiasCheck(
             pilot_id=pilot.id,
             name=(form.get("name") or "").strip()[:200] or None,
@@ -177,9 +68,11 @@ def create(pilot: Pilot, upload, form: dict[str, Any], actor) -> BiasCheck:
             sha256=stored.sha256,
             size=stored.size,
             file_format=file_format,
+            task=spec.task,
             y_true=spec.y_true,
             y_pred=spec.y_pred,
             y_score=spec.y_score,
+            outcomes=spec.outcomes or None,
             y_score_low=spec.y_score_bins[0] if spec.y_score_bins else None,
             y_score_high=spec.y_score_bins[1] if spec.y_score_bins else None,
             sensitive_features=spec.features,
@@ -187,6 +80,7 @@ def create(pilot: Pilot, upload, form: dict[str, Any], actor) -> BiasCheck:
             frequency=spec.frequency,
             total_rows=spec.total_rows,
             provenance=provenance,
+            guidance=guidance,
             status="queued",
             attempts=0,
             queued_at=datetime.now(UTC),
@@ -208,6 +102,7 @@ def create(pilot: Pilot, upload, form: dict[str, Any], actor) -> BiasCheck:
                 "n_rows": prepared.n_rows,
                 "n_rows_dropped": prepared.n_rows_dropped,
                 "sensitive_features": spec.features,
+                "task": spec.task,
                 **({"aggregated": True} if spec.frequency else {}),
             },
         )
@@ -223,26 +118,11 @@ def create(pilot: Pilot, upload, form: dict[str, Any], actor) -> BiasCheck:
     return check
 
 
-def _prepare(path: Path, spec: CheckSpec):
-    frame = bias_input.read_table(path, columns=spec.columns, numeric=spec.numeric_columns)
-    return bias_input.prepare(
-        frame,
-        y_true=spec.y_true,
-        y_pred=spec.y_pred,
-        sensitive_features=spec.features,
-        y_score=spec.y_score,
-        positive_label=spec.positive_label,
-        frequency=spec.frequency,
-        total_rows=spec.total_rows,
-        y_score_bins=spec.y_score_bins,
-    )
-
-
 def limits() -> dict[str, int]:
     """The limits a check must keep: groups, classes and upload size."""
     return {
         "max_groups": MAX_GROUPS,
-        "max_classes": int(current_app.config["BIAS_CHECK_MAX_CLASSES"]),
+        "max_classes": _max_classes(),
         "max_upload_bytes": int(current_app.config["MAX_UPLOAD_BYTES"]),
     }
 
@@ -273,27 +153,41 @@ def run(check_id: int, *, prepared=None) -> None:
         if prepared is None:
             from assessments.storage import path_for
 
-            prepared = _prepare(path_for(upload_root(), check.sha256), spec_of(check))
+            prepared = bias_spec.prepare(
+                path_for(upload_root(), check.sha256),
+                bias_spec.spec_of(check),
+                max_classes=_max_classes(),
+            )
             _heartbeat(check_id)
         pilot = db.session.get(Pilot, check.pilot_id)
         version, document = store.active_policy()
-        min_group_size, thresholds = policies.fairness_thresholds(document, pilot.risk_tier)
-        result = prepared.compute(n_boot=N_BOOT, seed=SEED, min_group_size=min_group_size)
-        result = result.to_dict()
+        task = check.task or BINARY
+        min_group_size, thresholds = policies.fairness_thresholds(
+            document, pilot.risk_tier, task=task
+        )
+        computed = prepared.compute(n_boot=N_BOOT, seed=SEED, min_group_size=min_group_size)
+        result = {**computed.to_dict(), "task": task}
+        if task == BINARY:  # people in each group's denominator, for the sample-size figures
+            result["denominators"] = binary_denominators(computed.cells)
         if check.frequency:
             result["aggregated"] = True
             result["input_sha256"] = check.sha256
-        judged = verdicts.judge(
-            result,
-            thresholds=thresholds,
-            min_group_size=min_group_size,
-            policy_version=version.label,
-        )
-        svgs = {}
-        for threshold in thresholds:
-            svgs[threshold["metric"]] = charts.metric_chart_svg(
-                result, threshold["metric"], threshold=threshold
+        if thresholds:
+            judged = verdicts.judge(
+                result,
+                thresholds=thresholds,
+                min_group_size=min_group_size,
+                policy_version=version.label,
             )
+        else:  # the policy sets no thresholds for this kind of check
+            judged = verdicts.without_thresholds(task, version.label, min_group_size)
+        svgs = charts.check_charts(result, judged["findings"])
+        if task == BINARY and judged["verdict"] == "fail":
+            analysis = _what_if(prepared, result, judged["findings"])
+            if analysis is not None:
+                result["what_if"] = analysis
+                if analysis.get("options"):
+                    svgs["what_if"] = charts.what_if_chart_svg(analysis)
         previous = latest_succeeded(pilot, before_id=check_id)
         check = db.session.get(BiasCheck, check_id)
         check.results = result
@@ -338,6 +232,32 @@ def run(check_id: int, *, prepared=None) -> None:
         if not isinstance(error, ValidationFailed):
             log.exception("bias check %s failed", check_id)
         fail(check_id, message[:2000])
+
+
+def _what_if(prepared: Any, result: dict[str, Any], findings: list[dict[str, Any]]):
+    """The what-if analysis of a failing binary check with scores (None without scores)."""
+    from assessments.metrics_whatif import what_if
+
+    score = prepared.y_score
+    if score is None and prepared.y_score_bins is not None:
+        score = prepared.y_score_bins[0]
+    if score is None:
+        return None
+    try:
+        return what_if(
+            y_true=prepared.y_true,
+            y_score=score,
+            group_codes=prepared.group_codes,
+            groups=[g["group"] for g in result["by_group"]],
+            findings=findings,
+            disparities=result["disparities"],
+            current_accuracy=result["overall"].get("accuracy"),
+            weights=prepared.frequency,
+            seed=SEED,
+        )
+    except ValueError as error:  # e.g. a group with one outcome class only
+        log.info("what-if analysis not computed: %s", error)
+        return {"note": "The what-if analysis could not be computed for these data: " + str(error)}
 
 
 def run_job(check_id: int) -> None:
@@ -427,26 +347,48 @@ def facts(pilot: Pilot) -> dict[str, Any]:
     ).all()
     return {
         "bias_checks": tuple(
-            policies.BiasCheckFact(completed_at=compliance.utc_day(c.finished_at), verdict=c.verdict)
+            policies.BiasCheckFact(
+                completed_at=compliance.utc_day(c.finished_at), verdict=c.verdict
+            )
             for c in checks
         )
     }
 
 
 def trend(pilot: Pilot) -> list[dict[str, Any]]:
-    """Each succeeded check's disparity ratios, oldest first: the pilot's monitoring trend."""
+    """Each succeeded check's disparities, oldest first: the pilot's monitoring trend.
+
+    A row has every disparity ratio (``ratios``) and the judged ones (``judged``: per finding
+    the metric it rests on, ``ratio`` or ``difference``, and its value and verdict).
+    """
     rows = []
     for check in reversed(for_pilot(pilot)):
         if check.status != "succeeded" or not check.results:
             continue
+        labels = charts.result_metric_labels(check.results)
+        judged = []
+        for finding in check.findings or []:
+            if not finding.get("threshold"):
+                continue
+            metric = finding.get("chart_metric") or finding["metric"]
+            judged.append(
+                {
+                    "label": labels.get(metric, metric),
+                    "kind": "ratio" if "ratio_min" in finding["threshold"] else "difference",
+                    "value": finding.get("value"),
+                    "verdict": finding["verdict"],
+                }
+            )
         rows.append(
             {
                 "id": check.id,
                 "date": check.finished_at,
+                "task": check.task,
                 "verdict": check.verdict,
                 "ratios": {
                     m: d.get("ratio") for m, d in check.results.get("disparities", {}).items()
                 },
+                "judged": judged,
             }
         )
     return rows

@@ -928,15 +928,6 @@ def prepare(
         or too many values, and a single group.
     """
     features = list(sensitive_features)
-    errors: dict[str, str] = {}
-    if not features:
-        errors["sensitive_features"] = "Choose at least one sensitive feature."
-    elif len(features) > 3:
-        errors["sensitive_features"] = (
-            f"Choose at most three sensitive features ({len(features)} were chosen)."
-        )
-    elif len(set(features)) != len(features):
-        errors["sensitive_features"] = "A sensitive feature was chosen twice."
     roles = {"y_true": y_true, "y_pred": y_pred}
     if y_score is not None:
         roles["y_score"] = y_score
@@ -944,91 +935,32 @@ def prepare(
         roles["y_score_low"], roles["y_score_high"] = y_score_bins
     if frequency is not None:
         roles["frequency"] = frequency
-    used = list(roles.values()) + features
-    for role, col in roles.items():
-        if used.count(col) > 1:
-            errors[col] = f"The column {col!r} is used for {role} and for another role."
-    available = ", ".join(map(str, df.columns)) or "(none)"
-    for col in dict.fromkeys(used):
-        if col not in df.columns:
-            errors[col] = f"Column not found. Available columns: {available}."
-    if errors:
-        raise ValidationFailed("The column mapping is not valid.", errors=errors)
-    if len(df) == 0:
-        raise _fail("file", "The file has no data rows.")
+    _check_mapping(df, roles, features)
+    errors: dict[str, str] = {}
 
     positive = _canonical(positive_label)
     if positive is None:
         raise _fail("positive_label", "The positive label must not be empty.")
 
-    # ---- codes and missing values (one pass per column over integer codes) ----
-    n = len(df)
-    missing = np.zeros(n, dtype=bool)
-    missing_by_column: dict[str, int] = {}
-    coded: dict[str, tuple[np.ndarray, list[Any], list[str | None]]] = {}
-    for col in [y_true, y_pred, *features]:
-        codes, uniques = _codes(df[col])
-        canon = [_canonical(u) if col in (y_true, y_pred) else _feature_label(u) for u in uniques]
-        if any(c is None for c in canon) or (len(codes) and codes.min() < 0):
-            is_missing = np.array([c is None for c in canon] + [True])  # code -1: missing
-            missing_by_column[col] = _mark_missing(missing, codes, is_missing.__getitem__)
-        else:
-            missing_by_column[col] = 0
-        coded[col] = (codes, uniques, canon)
-    score: np.ndarray | None = None
+    # ---- codes, missing values, aggregated input (counts, one row per cell, the total) ----
+    numbers: dict[str, np.ndarray] = {}
     if y_score is not None:
-        score = _score_array(df[y_score], y_score)
-        missing_by_column[y_score] = _mark_missing(missing, score, np.isnan)
-    bins: tuple[np.ndarray, np.ndarray] | None = None
+        numbers[y_score] = _score_array(df[y_score], y_score)
     if y_score_bins is not None:
-        bins = (
-            _score_array(df[y_score_bins[0]], y_score_bins[0]),
-            _score_array(df[y_score_bins[1]], y_score_bins[1]),
-        )
-        for col, values in zip(y_score_bins, bins, strict=True):
-            missing_by_column[col] = _mark_missing(missing, values, np.isnan)
-
-    # ---- aggregated input: counts, one row per cell, the declared total ----
-    weights: np.ndarray | None = None
-    if frequency is not None:
-        weights = bias_aggregates.frequency_counts(df[frequency], frequency)
-        cells = {col: _canonical_ids(coded[col][0], coded[col][2]) for col in coded}
-        if score is not None and y_score is not None:
-            cells[y_score] = score
-        if bins is not None and y_score_bins is not None:
-            cells[y_score_bins[0]], cells[y_score_bins[1]] = bins
-        bias_aggregates.check_duplicate_cells(cells)
-        bias_aggregates.check_total(weights, total_rows, frequency)
-        # a row that stands for no row is left out (it is not a dropped row)
-        missing_by_column = {
-            col: _weighted_count(missing_in_column, weights)
-            for col, missing_in_column in _missing_masks(coded, score, bins, y_score, y_score_bins)
-        }
-        excluded = missing | (weights == 0)
-        n_dropped = _weighted_count(missing, weights)
-        n_kept = int(weights.sum()) - n_dropped
-        keep = ~excluded if excluded.any() else None
-    else:
-        n_dropped = int(missing.sum())
-        keep = ~missing if n_dropped else None
-        n_kept = n - n_dropped
-    if n_kept == 0:
-        if weights is not None and not n_dropped:
-            raise _fail("file", "Every frequency is 0: the file stands for no rows.")
-        raise _fail(
-            "file",
-            f"No rows are left after dropping {n_dropped:,} rows with missing values "
-            f"({_missing_text(missing_by_column)}).",
-        )
-
-    def kept(a: np.ndarray) -> np.ndarray:
-        return a if keep is None else a[keep]
-
-    def row_number(kept_index: int) -> int:
-        """The data row (from 1) of a kept row."""
-        if keep is None:
-            return kept_index + 1
-        return int(np.flatnonzero(keep)[kept_index]) + 1
+        for col in y_score_bins:
+            numbers[col] = _score_array(df[col], col)
+    rows = _rows(
+        df,
+        labels=[y_true, y_pred],
+        features=features,
+        numbers=numbers,
+        frequency=frequency,
+        total_rows=total_rows,
+    )
+    coded, weights, kept, row_number = rows.coded, rows.weights, rows.kept, rows.row_number
+    n_kept, n_dropped, missing_by_column = rows.n_kept, rows.n_dropped, rows.missing_by_column
+    score = numbers.get(y_score) if y_score is not None else None
+    bins = (numbers[y_score_bins[0]], numbers[y_score_bins[1]]) if y_score_bins else None
 
     # ---- labels ----
     labels: dict[str, np.ndarray] = {}
@@ -1043,7 +975,10 @@ def prepare(
             values = {canon[i] for i in present if canon[i] is not None}
         others = values - {positive}
         if len(values) > 2:
-            errors[col] = f"{role}: values must be binary; found {_show(_sort_values(values))}."
+            errors[col] = (
+                f"{role}: values must be binary; found {_show(_sort_values(values))}. For more "
+                "than two classes, run a multiclass check (task multiclass_classification)."
+            )
             continue
         if len(values) == 2 and positive not in values:
             errors[col] = (
@@ -1092,6 +1027,156 @@ def prepare(
             raise ValidationFailed(message, errors={f"row {r}": message for r in rows})
 
     # ---- sensitive features ----
+    features_frame = _features_frame(df, features, coded, kept, errors)
+    if errors:
+        raise ValidationFailed("The data cannot be assessed as mapped.", errors=errors)
+    groups = _groups(features_frame, features, n_kept)
+    columns = dict(roles)
+    for i, f in enumerate(features, start=1):
+        columns[f"sensitive_feature_{i}"] = f
+    return Prepared(
+        y_true=labels["y_true"],
+        y_pred=labels["y_pred"],
+        features=features_frame,
+        groups=groups,
+        y_score=score,
+        n_rows=n_kept,
+        n_rows_dropped=n_dropped,
+        missing_by_column=missing_by_column,
+        columns=columns,
+        positive_label=positive,
+        negative_labels=negatives,
+        frequency=kept(weights) if weights is not None else None,
+        y_score_bins=bins,
+    )
+
+
+def _check_mapping(df: pd.DataFrame, roles: dict[str, str], features: list[str]) -> None:
+    """A 422 for a mapping that cannot work: features, a column used twice, a missing column."""
+    errors: dict[str, str] = {}
+    if not features:
+        errors["sensitive_features"] = "Choose at least one sensitive feature."
+    elif len(features) > 3:
+        errors["sensitive_features"] = (
+            f"Choose at most three sensitive features ({len(features)} were chosen)."
+        )
+    elif len(set(features)) != len(features):
+        errors["sensitive_features"] = "A sensitive feature was chosen twice."
+    used = list(roles.values()) + features
+    for role, col in roles.items():
+        if used.count(col) > 1:
+            errors[col] = f"The column {col!r} is used for {role} and for another role."
+    available = ", ".join(map(str, df.columns)) or "(none)"
+    for col in dict.fromkeys(used):
+        if col not in df.columns:
+            errors[col] = f"Column not found. Available columns: {available}."
+    if errors:
+        raise ValidationFailed("The column mapping is not valid.", errors=errors)
+    if len(df) == 0:
+        raise _fail("file", "The file has no data rows.")
+
+
+@dataclass
+class _Rows:
+    """A mapped table's columns as codes or numbers, and which rows are kept.
+
+    A row is left out when a used column is missing there (dropped, and counted) or, in
+    aggregated input, when its frequency is 0 (it stands for no row; not counted).
+    """
+
+    coded: dict[str, tuple[np.ndarray, list[Any], list[str | None]]]
+    weights: np.ndarray | None
+    keep: np.ndarray | None
+    n_kept: int
+    n_dropped: int
+    missing_by_column: dict[str, int]
+
+    def kept(self, a: np.ndarray) -> np.ndarray:
+        return a if self.keep is None else a[self.keep]
+
+    def row_number(self, kept_index: int) -> int:
+        """The data row (from 1) of a kept row."""
+        if self.keep is None:
+            return kept_index + 1
+        return int(np.flatnonzero(self.keep)[kept_index]) + 1
+
+    def kept_weights(self) -> np.ndarray | None:
+        return None if self.weights is None else self.kept(self.weights)
+
+
+def _rows(
+    df: pd.DataFrame,
+    *,
+    labels: Sequence[str],
+    features: Sequence[str],
+    numbers: dict[str, np.ndarray],
+    frequency: str | None,
+    total_rows: int | None,
+) -> _Rows:
+    """Code the label and feature columns (one pass per column over integer codes), find the
+    missing values, and check aggregated input: counts, one row per cell, the declared total.
+
+    ``labels`` are compared by their canonical text (:func:`_canonical`), ``features`` by
+    :func:`_feature_label`; ``numbers`` are numeric columns already read (NaN = missing).
+    """
+    n = len(df)
+    missing = np.zeros(n, dtype=bool)
+    missing_by_column: dict[str, int] = {}
+    coded: dict[str, tuple[np.ndarray, list[Any], list[str | None]]] = {}
+    for col in [*labels, *features]:
+        if col in coded:
+            continue
+        codes, uniques = _codes(df[col])
+        canon = [_canonical(u) if col in labels else _feature_label(u) for u in uniques]
+        if any(c is None for c in canon) or (len(codes) and codes.min() < 0):
+            is_missing = np.array([c is None for c in canon] + [True])  # code -1: missing
+            missing_by_column[col] = _mark_missing(missing, codes, is_missing.__getitem__)
+        else:
+            missing_by_column[col] = 0
+        coded[col] = (codes, uniques, canon)
+    for col, values in numbers.items():
+        missing_by_column[col] = _mark_missing(missing, values, np.isnan)
+
+    weights: np.ndarray | None = None
+    if frequency is not None:
+        weights = bias_aggregates.frequency_counts(df[frequency], frequency)
+        cells: dict[str, np.ndarray] = {
+            col: _canonical_ids(codes, canon) for col, (codes, _u, canon) in coded.items()
+        }
+        cells.update(numbers)
+        bias_aggregates.check_duplicate_cells(cells)
+        bias_aggregates.check_total(weights, total_rows, frequency)
+        # a row that stands for no row is left out (it is not a dropped row)
+        missing_by_column = {
+            col: _weighted_count(mask, weights) for col, mask in _missing_masks(coded, numbers)
+        }
+        excluded = missing | (weights == 0)
+        n_dropped = _weighted_count(missing, weights)
+        n_kept = int(weights.sum()) - n_dropped
+        keep = ~excluded if excluded.any() else None
+    else:
+        n_dropped = int(missing.sum())
+        keep = ~missing if n_dropped else None
+        n_kept = n - n_dropped
+    if n_kept == 0:
+        if weights is not None and not n_dropped:
+            raise _fail("file", "Every frequency is 0: the file stands for no rows.")
+        raise _fail(
+            "file",
+            f"No rows are left after dropping {n_dropped:,} rows with missing values "
+            f"({_missing_text(missing_by_column)}).",
+        )
+    return _Rows(coded, weights, keep, n_kept, n_dropped, missing_by_column)
+
+
+def _features_frame(
+    df: pd.DataFrame,
+    features: Sequence[str],
+    coded: dict[str, tuple[np.ndarray, list[Any], list[str | None]]],
+    kept: Any,
+    errors: dict[str, str],
+) -> pd.DataFrame:
+    """The kept rows' sensitive features as clean categoricals; problems go to ``errors``."""
     frame: dict[str, pd.Categorical] = {}
     for col in features:
         codes, uniques, canon = coded[col]
@@ -1125,10 +1210,11 @@ def prepare(
         else:
             new_codes = chunked_take(remap, codes)
         frame[col] = pd.Categorical.from_codes(new_codes, categories=names, validate=False)
-    if errors:
-        raise ValidationFailed("The data cannot be assessed as mapped.", errors=errors)
+    return pd.DataFrame(frame, copy=False)
 
-    features_frame = pd.DataFrame(frame, copy=False)
+
+def _groups(features_frame: pd.DataFrame, features: Sequence[str], n_kept: int) -> list:
+    """The observed intersectional groups; a 422 unless there are at least two."""
     try:
         groups = observed_groups(features_frame)
     except ValueError as exc:
@@ -1140,24 +1226,7 @@ def prepare(
             f"All {n_kept:,} rows are in one group ({only}); at least two groups are needed to "
             "compare.",
         )
-    columns = dict(roles)
-    for i, f in enumerate(features, start=1):
-        columns[f"sensitive_feature_{i}"] = f
-    return Prepared(
-        y_true=labels["y_true"],
-        y_pred=labels["y_pred"],
-        features=features_frame,
-        groups=groups,
-        y_score=score,
-        n_rows=n_kept,
-        n_rows_dropped=n_dropped,
-        missing_by_column=missing_by_column,
-        columns=columns,
-        positive_label=positive,
-        negative_labels=negatives,
-        frequency=kept(weights) if weights is not None else None,
-        y_score_bins=bins,
-    )
+    return groups
 
 
 def _canonical_ids(codes: np.ndarray, canon: list[str | None]) -> np.ndarray:
@@ -1172,20 +1241,14 @@ def _canonical_ids(codes: np.ndarray, canon: list[str | None]) -> np.ndarray:
 
 def _missing_masks(
     coded: dict[str, tuple[np.ndarray, list[Any], list[str | None]]],
-    score: np.ndarray | None,
-    bins: tuple[np.ndarray, np.ndarray] | None,
-    y_score: str | None,
-    y_score_bins: tuple[str, str] | None,
+    numbers: dict[str, np.ndarray],
 ) -> Iterator[tuple[str, np.ndarray]]:
     """(column, rows where it is missing) for each used column."""
     for col, (codes, _uniques, canon) in coded.items():
         is_missing = np.array([c is None for c in canon] + [True])
         yield col, chunked_take(is_missing, codes)
-    if score is not None and y_score is not None:
-        yield y_score, np.isnan(score)
-    if bins is not None and y_score_bins is not None:
-        for col, values in zip(y_score_bins, bins, strict=True):
-            yield col, np.isnan(values)
+    for col, values in numbers.items():
+        yield col, np.isnan(values)
 
 
 def _weighted_count(mask: np.ndarray, weights: np.ndarray) -> int:

@@ -64,12 +64,14 @@ exact and the binned AUC of the data.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from policies.fairness import BINARY, split_key, task_metrics
 
 __all__ = [
     "AUC_BOOT_BINS",
@@ -82,10 +84,13 @@ __all__ = [
     "SUMMARY_KEYS",
     "BiasResult",
     "chunked_bincount",
+    "binary_denominators",
     "chunked_take",
     "compute_bias_metrics",
     "confusion_cells",
+    "disparity",
     "encode_groups",
+    "group_value",
     "metrics_from_cells",
     "observed_groups",
     "overlapping_bins",
@@ -96,16 +101,9 @@ __all__ = [
 #: ``sklearn.metrics.confusion_matrix(...).ravel()`` for labels ``[0, 1]``.
 CELL_ORDER = ("tn", "fp", "fn", "tp")
 
-#: Metrics computed from confusion counts, in report order.
-COUNT_METRICS = (
-    "selection_rate",
-    "true_positive_rate",
-    "false_positive_rate",
-    "false_negative_rate",
-    "true_negative_rate",
-    "accuracy",
-    "precision",
-)
+#: Metrics computed from confusion counts, in report order (the binary metrics of the
+#: vocabulary, :mod:`policies.fairness`, but for the score-based ROC AUC).
+COUNT_METRICS = tuple(m for m in task_metrics(BINARY) if m != "roc_auc")
 
 SUMMARY_KEYS = (
     "demographic_parity_difference",
@@ -154,6 +152,7 @@ _DEFINITIONS: dict[str, tuple[tuple[int, ...], tuple[int, ...], str]] = {
     "precision": ((3,), (1, 3), "no positive predictions (y_pred = 1) in the group"),
 }
 _AUC_UNDEFINED = "the group has only one outcome class, so ROC AUC is undefined"
+assert tuple(_DEFINITIONS) == COUNT_METRICS
 
 
 # --------------------------------------------------------------------------------------------
@@ -547,6 +546,23 @@ class BiasResult:
         return out
 
 
+def group_value(entry: Mapping[str, Any], key: str) -> float | None:
+    """A metric's value in a result's group (or ``overall``) entry, whatever the task.
+
+    ``key`` is a plain metric (``"accuracy"``), a per-class metric ``"<metric>[<class>]"``
+    (held under ``per_class``) or an outcome rate ``"rate[<column>]"`` (under ``rates``).
+    Missing and undefined values are None.
+    """
+    if key in entry:
+        return entry[key]
+    name, arg = split_key(key)
+    if arg is None:
+        return None
+    if name == "rate":
+        return (entry.get("rates") or {}).get(arg)
+    return ((entry.get("per_class") or {}).get(arg) or {}).get(name)
+
+
 def _f(value: Any) -> float | None:
     value = float(value)
     return None if math.isnan(value) or math.isinf(value) else value
@@ -583,16 +599,65 @@ def _interval(samples: np.ndarray, alpha: float) -> list[list[float] | None]:
 
 
 def _spread(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Max, min, difference and ratio over the last axis, ignoring NaN; NaN if < 2 defined."""
+    """Max, min, difference and ratio over the last axis, ignoring NaN; NaN if < 2 defined.
+
+    The ratio is fairlearn's ``group_min / group_max``, undefined (NaN) when the maximum is 0.
+    """
     defined = ~np.isnan(values)
     n_defined = defined.sum(axis=-1)
     hi = np.where(defined, values, -np.inf).max(axis=-1)
     lo = np.where(defined, values, np.inf).min(axis=-1)
     enough = n_defined >= 2
     diff = np.where(enough, hi - lo, np.nan)
-    safe_hi = np.where(enough & (hi > 0), hi, 1.0)
-    ratio = np.where(enough & (hi > 0), lo / safe_hi, np.nan)
+    safe_hi = np.where(enough & (hi != 0), hi, 1.0)
+    ratio = np.where(enough & (hi != 0), lo / safe_hi, np.nan)
     return hi, lo, diff, ratio
+
+
+def disparity(
+    values: np.ndarray,
+    boot: np.ndarray | None,
+    group_dicts: list[dict[str, str]],
+    alpha: float,
+) -> dict[str, Any]:
+    """fairlearn's between-groups difference and ratio of one metric, with their intervals.
+
+    Parameters
+    ----------
+    values : numpy.ndarray of float, shape (n_groups,)
+        The metric per group; NaN where it is undefined (left out, see the module notes).
+    boot : numpy.ndarray of float, shape (n_boot, n_groups), or None
+        The metric per resample and group (None: no intervals).
+    group_dicts : list of dict
+        Each group's feature values.
+    alpha : float
+        1 - the confidence level.
+
+    Returns
+    -------
+    dict
+        ``{"difference", "ratio", "ci_difference", "ci_ratio", "max_group", "min_group"}``.
+    """
+    _hi, _lo, diff, ratio = _spread(values)
+    entry: dict[str, Any] = {
+        "difference": _f(diff),
+        "ratio": _f(ratio),
+        "ci_difference": None,
+        "ci_ratio": None,
+        "max_group": None,
+        "min_group": None,
+    }
+    if entry["difference"] is not None:
+        masked = np.where(np.isnan(values), -np.inf, values)
+        entry["max_group"] = group_dicts[int(np.argmax(masked))]
+        masked = np.where(np.isnan(values), np.inf, values)
+        entry["min_group"] = group_dicts[int(np.argmin(masked))]
+        if boot is not None:
+            _, _, bdiff, bratio = _spread(boot)
+            entry["ci_difference"] = _interval(bdiff, alpha)[0]
+            if entry["ratio"] is not None:
+                entry["ci_ratio"] = _interval(bratio, alpha)[0]
+    return entry
 
 
 # --------------------------------------------------------------------------------------------
@@ -1100,29 +1165,10 @@ def compute_bias_metrics(
     overall: dict[str, Any] = {name: _f(overall_metrics[name]) for name in metric_names}
     overall["count"] = n_rows
 
-    disparities: dict[str, dict[str, Any]] = {}
-    for name in metric_names:
-        values = group_metrics[name]
-        hi, lo, diff, ratio = _spread(values)
-        entry = {
-            "difference": _f(diff),
-            "ratio": _f(ratio),
-            "ci_difference": None,
-            "ci_ratio": None,
-            "max_group": None,
-            "min_group": None,
-        }
-        if entry["difference"] is not None:
-            masked = np.where(np.isnan(values), -np.inf, values)
-            entry["max_group"] = group_dicts[int(np.argmax(masked))]
-            masked = np.where(np.isnan(values), np.inf, values)
-            entry["min_group"] = group_dicts[int(np.argmin(masked))]
-            if n_boot:
-                _, _, bdiff, bratio = _spread(boot[name])
-                entry["ci_difference"] = _interval(bdiff, alpha)[0]
-                if entry["ratio"] is not None:
-                    entry["ci_ratio"] = _interval(bratio, alpha)[0]
-        disparities[name] = entry
+    disparities = {
+        name: disparity(group_metrics[name], boot.get(name), group_dicts, alpha)
+        for name in metric_names
+    }
 
     def worst(kind: str, pick: Any) -> float | None:
         # None when a component lacks two defined groups; a ratio that is undefined only
@@ -1160,6 +1206,24 @@ def compute_bias_metrics(
         groups=enc.groups,
         auc_binned=bins is not None,
     )
+
+
+def binary_denominators(cells: np.ndarray) -> dict[str, list[int]]:
+    """People in each group's denominator of every count metric (for sample-size figures).
+
+    Parameters
+    ----------
+    cells : numpy.ndarray, shape (n_groups, 4)
+        Confusion counts (``BiasResult.cells``).
+
+    Returns
+    -------
+    dict of str to list of int
+    """
+    return {
+        name: [int(v) for v in cells[:, list(den)].sum(axis=1)]
+        for name, (_num, den, _why) in _DEFINITIONS.items()
+    }
 
 
 def _frequency(frequency: Any, n_rows: int) -> np.ndarray:

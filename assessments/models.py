@@ -214,9 +214,7 @@ class Condition(db.Model):
     status: Mapped[str] = mapped_column(String(10), default="open", index=True)
     # The team's report that it is met, which a CAIO verifies.
     reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    reported_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     report_note: Mapped[str | None] = mapped_column(Text)
     evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id", ondelete="SET NULL"))
     # How it became met: "verified" by a CAIO, or "item" when its checklist item became met.

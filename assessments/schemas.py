@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from policies.fairness import BINARY, TASKS
 from registry.catalog.vocabulary import RISK_TIERS
 
 
@@ -138,8 +139,16 @@ class TierOverrideSchema(ma.Schema):
 class BiasCheckFormSchema(ma.Schema):
     """The column mapping that comes with an uploaded file."""
 
-    y_true = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    y_pred = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    y_true = fields.String(
+        validate=validate.Length(max=200),
+        allow_none=True,
+        metadata={"description": "Required for classification; optional for regression."},
+    )
+    y_pred = fields.String(
+        validate=validate.Length(max=200),
+        allow_none=True,
+        metadata={"description": "Required but for outcome_rates and aggregated regression."},
+    )
     sensitive_features = fields.List(
         fields.String(validate=validate.Length(min=1, max=600)),
         required=True,
@@ -148,6 +157,18 @@ class BiasCheckFormSchema(ma.Schema):
     positive_label = fields.String(load_default="1", validate=validate.Length(max=100))
     y_score = fields.String(validate=validate.Length(max=200), allow_none=True)
     name = fields.String(validate=validate.Length(max=200), allow_none=True)
+    task = fields.String(
+        load_default=BINARY,
+        validate=validate.OneOf(TASKS),
+        metadata={"description": "The kind of model: " + ", ".join(TASKS) + "."},
+    )
+    outcomes = fields.List(
+        fields.String(validate=validate.Length(min=1, max=600)),
+        metadata={
+            "description": "outcome_rates: the yes/no outcome columns (repeat the field, or "
+            "separate names with commas)."
+        },
+    )
     frequency = fields.String(
         validate=validate.Length(max=200),
         allow_none=True,
@@ -171,6 +192,21 @@ class BiasCheckFormSchema(ma.Schema):
         allow_none=True,
         metadata={"description": "Binned scores: the column of each row's bin upper edge."},
     )
+    intervention = fields.String(
+        validate=validate.OneOf(["punitive", "assistive"]),
+        allow_none=True,
+        metadata={"description": "Guided choice of metrics: punitive or assistive decision."},
+    )
+    concern = fields.String(
+        validate=validate.OneOf(["wrongly_flagged", "missed", "representation"]),
+        allow_none=True,
+        metadata={"description": "Guided choice: the errors that worry you most."},
+    )
+    ground_truth = fields.String(
+        validate=validate.OneOf(["yes", "no"]),
+        allow_none=True,
+        metadata={"description": "Guided choice: can the true outcomes be trusted?"},
+    )
     client_version = fields.String(validate=validate.Length(max=100), allow_none=True)
     engine = fields.String(validate=validate.Length(max=100), allow_none=True)
     query = fields.String(
@@ -186,12 +222,19 @@ class BiasCheckFileSchema(ma.Schema):
 
 
 class FindingSchema(ma.Schema):
-    metric = fields.String()
+    metric = fields.String(allow_none=True)
     verdict = fields.String()
     text = fields.String()
     threshold = fields.Raw(allow_none=True)
     value = fields.Raw(allow_none=True)
     ci = fields.Raw(allow_none=True)
+    parts = fields.Raw(
+        metadata={"description": "Per class or outcome column, when the threshold applies to each."}
+    )
+    chart_metric = fields.String(metadata={"description": "The part that decided the verdict."})
+    power = fields.Raw(
+        metadata={"description": "Rows per group needed to detect the threshold with 80% power."}
+    )
 
 
 class BiasCheckSchema(ma.Schema):
@@ -215,6 +258,14 @@ class BiasCheckSchema(ma.Schema):
             "positive_label": c.positive_label,
         }
     )
+    task = fields.String(
+        metadata={
+            "description": "binary_classification, multiclass_classification, regression or "
+            "outcome_rates"
+        }
+    )
+    outcomes = fields.Function(lambda c: list(c.outcomes or []))
+    classes = fields.Function(lambda c: (c.results or {}).get("classes"))
     n_rows = fields.Integer(allow_none=True)
     n_rows_dropped = fields.Integer(allow_none=True)
     aggregated = fields.Boolean(
@@ -226,6 +277,13 @@ class BiasCheckSchema(ma.Schema):
     frequency = fields.String(allow_none=True)
     total_rows = fields.Integer(allow_none=True)
     auc_binned = fields.Function(lambda c: bool((c.results or {}).get("auc_binned")))
+    guidance = fields.Function(
+        lambda c: c.guidance,
+        metadata={
+            "description": "The guided choice of metrics: answers, recommended metrics and the "
+            "reasoning (null when the questions were not answered)."
+        },
+    )
     provenance = fields.Function(
         lambda c: dict(c.provenance or {}),
         metadata={"description": "client_version, engine, query and source_sha256, as sent."},

@@ -37,61 +37,34 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from assessments.metrics import group_value
+from assessments.metrics_power import power_note
+from policies.fairness import (
+    BINARY,
+    METRIC_ALIASES,
+    MULTICLASS,
+    OUTCOME_RATES,
+    PER_CLASS_NAMES,
+    THRESHOLD_METRICS,
+    FairnessMetric,
+    definition,
+    metric_key,
+    split_key,
+)
 from registry.errors import ValidationFailed
 
-__all__ = ["METRIC_ALIASES", "VERDICT_ORDER", "group_name", "judge", "resolve_metric"]
+__all__ = [
+    "METRIC_ALIASES",
+    "VERDICT_ORDER",
+    "group_name",
+    "judge",
+    "metric_phrase",
+    "resolve_metric",
+    "without_thresholds",
+]
 
 #: Verdicts from worst to best; the overall verdict is the first one any finding has.
 VERDICT_ORDER = ("fail", "inconclusive", "insufficient_data", "pass")
-
-METRIC_ALIASES: dict[str, tuple[str, ...]] = {
-    "demographic_parity": ("selection_rate",),
-    "equal_opportunity": ("true_positive_rate",),
-    "equalized_odds": ("true_positive_rate", "false_positive_rate"),
-}
-
-_KNOWN = (
-    "selection_rate",
-    "true_positive_rate",
-    "false_positive_rate",
-    "false_negative_rate",
-    "true_negative_rate",
-    "accuracy",
-    "precision",
-    "roc_auc",
-)
-
-# context, what the rate measures (for "were ... at X times the rate of"), short label
-_PHRASES: dict[str, tuple[str, str, str]] = {
-    "selection_rate": ("", "predicted positive", "selection rate"),
-    "false_positive_rate": (
-        "Among people whose true outcome was negative (y_true = 0), ",
-        "predicted positive",
-        "false positive rate",
-    ),
-    "true_positive_rate": (
-        "Among people whose true outcome was positive (y_true = 1), ",
-        "predicted positive",
-        "true positive rate",
-    ),
-    "false_negative_rate": (
-        "Among people whose true outcome was positive (y_true = 1), ",
-        "predicted negative",
-        "false negative rate",
-    ),
-    "true_negative_rate": (
-        "Among people whose true outcome was negative (y_true = 0), ",
-        "predicted negative",
-        "true negative rate",
-    ),
-    "accuracy": ("", "classified correctly", "accuracy"),
-    "precision": (
-        "Among people predicted positive (y_pred = 1), ",
-        "truly positive",
-        "precision",
-    ),
-    "roc_auc": ("", "", "ROC AUC"),
-}
 
 
 def group_name(group: Mapping[str, Any]) -> str:
@@ -117,14 +90,41 @@ def _num(x: float) -> str:
     return f"{x:.2f}"
 
 
-def resolve_metric(metric: str) -> tuple[str, ...]:
+def metric_phrase(key: str, task: str = BINARY) -> tuple[str, str, str, FairnessMetric]:
+    """How a result metric is phrased: (context, verb, label in a sentence, its definition).
+
+    ``"false_positive_rate"`` gives ("Among people whose true outcome was negative (y_true =
+    0), ", "predicted positive", "false positive rate", ...); a per-class or outcome key names
+    its class or column (``"true positive rate of class “A”"``).
+    """
+    metric = definition(key, task)
+    _base, arg = split_key(key)
+    label = metric.label
+    if not label.split()[0].isupper():  # keep acronyms (ROC AUC)
+        label = label[0].lower() + label[1:]
+    if arg is not None:
+        label = f"{label} “{arg}”" if metric.scope == "per_class" else f"rate of “{arg}”"
+    context = metric.context.format(cls=arg, col=arg)
+    verb = metric.verb.format(cls=arg, col=arg)
+    return context, verb, label, metric
+
+
+def resolve_metric(
+    metric: str, *, task: str = BINARY, result: Mapping[str, Any] | None = None
+) -> tuple[str, ...]:
     """Result metrics behind a threshold's metric name.
 
     Parameters
     ----------
     metric : str
-        A result metric or a fairlearn name (``demographic_parity``, ``equal_opportunity``,
+        A metric of the task (:data:`policies.fairness.THRESHOLD_METRICS`); for binary checks
+        also a fairlearn name (``demographic_parity``, ``equal_opportunity``,
         ``equalized_odds``, optionally with ``_ratio`` / ``_difference``).
+    task : str, default binary classification
+        The check's task.
+    result : mapping, optional
+        The result: a per-class metric of a multiclass check, or the outcome rate, stands for
+        one key per class (``"<metric>[<class>]"``) or outcome column (``"rate[<column>]"``).
 
     Returns
     -------
@@ -133,20 +133,29 @@ def resolve_metric(metric: str) -> tuple[str, ...]:
     Raises
     ------
     KeyError
-        If the name is unknown.
+        If the name is unknown for the task.
     """
     base = metric
-    for suffix in ("_ratio", "_difference"):
-        if base.endswith(suffix) and base[: -len(suffix)] in METRIC_ALIASES:
-            base = base[: -len(suffix)]
-    if base in METRIC_ALIASES:
-        return METRIC_ALIASES[base]
-    if base in _KNOWN:
-        return (base,)
-    raise KeyError(metric)
+    if task == BINARY:
+        for suffix in ("_ratio", "_difference"):
+            if base.endswith(suffix) and base[: -len(suffix)] in METRIC_ALIASES:
+                base = base[: -len(suffix)]
+        if base in METRIC_ALIASES:
+            return METRIC_ALIASES[base]
+    if base not in THRESHOLD_METRICS.get(task, ()):
+        raise KeyError(metric)
+    if task == MULTICLASS and base in PER_CLASS_NAMES:
+        classes = (result or {}).get("classes") or []
+        return tuple(metric_key(base, c) for c in classes)
+    if task == OUTCOME_RATES and base == "rate":
+        columns = (result or {}).get("outcomes") or []
+        return tuple(metric_key("rate", c) for c in columns)
+    return (base,)
 
 
-def _check_threshold(i: int, threshold: Mapping[str, Any]) -> tuple[str, str, float]:
+def _check_threshold(
+    i: int, threshold: Mapping[str, Any], task: str = BINARY
+) -> tuple[str, str, float]:
     key = f"thresholds[{i}]"
     metric = threshold.get("metric") if isinstance(threshold, Mapping) else None
     if not isinstance(metric, str):
@@ -173,12 +182,19 @@ def _check_threshold(i: int, threshold: Mapping[str, Any]) -> tuple[str, str, fl
             errors={key: "difference_max must not be negative"},
         )
     try:
-        resolve_metric(metric)
+        resolve_metric(metric, task=task)
     except KeyError:
+        known = ", ".join(THRESHOLD_METRICS.get(task, ()))
         raise ValidationFailed(
             f"Unknown fairness metric {metric!r}.",
-            errors={key: f"unknown metric {metric!r}; known: {', '.join(_KNOWN)}"},
+            errors={key: f"unknown metric {metric!r}; known: {known}"},
         ) from None
+    if kind == "ratio_min" and metric in THRESHOLD_METRICS[task] and metric not in METRIC_ALIASES:
+        if not definition(metric, task).ratio_meaningful:
+            raise ValidationFailed(
+                f"A ratio of {metric} has no meaning; bound its difference instead.",
+                errors={key: f"{metric} takes difference_max only"},
+            )
     return metric, kind, float(bound)
 
 
@@ -194,7 +210,8 @@ def judge(
     Parameters
     ----------
     result : mapping
-        ``BiasResult.to_dict()`` of :func:`assessments.metrics.compute_bias_metrics`.
+        The ``to_dict()`` of a check's result (any task; its ``task`` key says which, binary
+        classification when absent).
     thresholds : sequence of mapping
         ``{"metric": str, "ratio_min": float}`` or ``{"metric": str, "difference_max": float}``.
     min_group_size : int
@@ -209,7 +226,11 @@ def judge(
         "findings": [{"metric", "verdict", "text", "threshold", "value", "ci"}],
         "policy_version", "min_group_size", "confidence"}``: one finding per threshold, in
         order; ``value`` and ``ci`` are the ratio (or difference) and its interval as in the
-        result's ``disparities`` (``None`` when not available).
+        result's ``disparities`` (``None`` when not available). A threshold on a per-class
+        metric (multiclass) or on the outcome rate is judged for each class or outcome column:
+        its finding also has ``parts`` (one per class or column: ``{"metric", "verdict",
+        "value", "ci", "text"}``), takes the worst part's verdict, value and interval, and
+        names that part in ``chart_metric``.
 
     Raises
     ------
@@ -222,25 +243,55 @@ def judge(
             "The policy has no fairness thresholds to judge against.",
             errors={"thresholds": "no fairness thresholds"},
         )
-    checked = [_check_threshold(i, t) for i, t in enumerate(thresholds)]
+    task = result.get("task") or BINARY
+    checked = [_check_threshold(i, t, task) for i, t in enumerate(thresholds)]
     confidence = float(result.get("bootstrap", {}).get("confidence", 0.95))
     findings = []
     for (metric, kind, bound), threshold in zip(checked, thresholds, strict=True):
+        keys = resolve_metric(metric, task=task, result=result)
         parts = [
-            _judge_metric(result, m, kind, bound, min_group_size, confidence)
-            for m in resolve_metric(metric)
+            _with_power(
+                result,
+                {
+                    "metric": key,
+                    **_judge_metric(result, key, kind, bound, min_group_size, confidence),
+                },
+                kind,
+                bound,
+                min_group_size,
+            )
+            for key in keys
         ]
-        worst = min(parts, key=lambda p: VERDICT_ORDER.index(p["verdict"]))
-        findings.append(
-            {
-                "metric": metric,
-                "verdict": worst["verdict"],
-                "text": " ".join(p["text"] for p in parts),
-                "threshold": dict(threshold),
-                "value": worst["value"],
-                "ci": worst["ci"],
-            }
+        if not parts:
+            parts = [
+                {
+                    "metric": metric,
+                    **_finding("insufficient_data", f"No {metric} was computed for this data."),
+                }
+            ]
+        # a per-class metric or the outcome rate stands for one key per class or column
+        expands = task != BINARY and keys != (metric,)
+        ranked = sorted(parts, key=lambda p: _severity(p, kind))
+        # fairlearn's combined names (equalized odds) take their first worst component
+        worst = (
+            ranked[0] if expands else min(parts, key=lambda p: VERDICT_ORDER.index(p["verdict"]))
         )
+        finding = {
+            "metric": metric,
+            "verdict": worst["verdict"],
+            "text": " ".join(p["text"] for p in parts),
+            "threshold": dict(threshold),
+            "value": worst["value"],
+            "ci": worst["ci"],
+        }
+        if worst.get("power"):
+            finding["power"] = worst["power"]
+        if expands:
+            if len(parts) > 1:
+                finding["text"] = _combined_text(metric, task, ranked)
+            finding["parts"] = parts
+            finding["chart_metric"] = worst["metric"]
+        findings.append(finding)
     verdict = next(v for v in VERDICT_ORDER if any(f["verdict"] == v for f in findings))
     return {
         "verdict": verdict,
@@ -251,6 +302,84 @@ def judge(
     }
 
 
+def _with_power(
+    result: Mapping[str, Any],
+    part: dict[str, Any],
+    kind: str,
+    bound: float,
+    min_group_size: int,
+) -> dict[str, Any]:
+    """An insufficient or inconclusive part, with how many rows would settle it (80% power)."""
+    if part["verdict"] not in ("insufficient_data", "inconclusive"):
+        return part
+    task = result.get("task") or BINARY
+    try:
+        style = metric_phrase(part["metric"], task)[3].style
+    except KeyError:
+        return part
+    note = power_note(dict(result), part["metric"], style, kind, bound, min_group_size)
+    if not note or note["rows_per_group"] is None:
+        return part
+    limit = "the policy's limit"
+    text = (
+        f" Sample size: to detect a gap as large as {limit} with 80% power (5% level), each "
+        f"compared group would need about {note['rows_per_group']:,} rows; the smaller one has "
+        f"{note['smaller_group_rows']:,}"
+        + (f", so about {note['more_rows']:,} more." if note["more_rows"] else ".")
+    )
+    return {**part, "text": part["text"] + text, "power": note}
+
+
+def without_thresholds(task: str, policy_version: Any, min_group_size: int) -> dict[str, Any]:
+    """The verdict of a check whose kind the policy sets no thresholds for: inconclusive."""
+    from policies.fairness import TASK_LABELS
+
+    kind = TASK_LABELS.get(task, task).split(" (")[0].lower()
+    text = (
+        f"Policy {policy_version} sets no fairness thresholds for {kind} checks, so the results "
+        "cannot be judged; ask the policy owner to add thresholds for this kind of model."
+    )
+    return {
+        "verdict": "inconclusive",
+        "findings": [
+            {
+                "metric": None,
+                "verdict": "inconclusive",
+                "text": text,
+                "threshold": None,
+                "value": None,
+                "ci": None,
+            }
+        ],
+        "policy_version": policy_version,
+        "min_group_size": int(min_group_size),
+        "confidence": 0.95,
+    }
+
+
+def _severity(part: Mapping[str, Any], kind: str) -> tuple[int, float]:
+    """Sort key: worse verdicts first, then the larger disparity."""
+    value = part.get("value")
+    if value is None:
+        gap = 0.0
+    else:
+        gap = -value if kind == "difference_max" else value
+    return VERDICT_ORDER.index(part["verdict"]), gap
+
+
+def _combined_text(metric: str, task: str, ranked: list[dict[str, Any]]) -> str:
+    """One finding's text for a threshold judged per class or outcome column."""
+    what = "classes" if task == MULTICLASS else "outcome columns"
+    counts = {v: sum(1 for p in ranked if p["verdict"] == v) for v in VERDICT_ORDER}
+    tally = ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in counts.items() if n)
+    label = metric_phrase(ranked[0]["metric"], task)[3].label.lower()
+    head = f"The {label} was judged for each of the {len(ranked)} {what}: {tally}."
+    shown = [p for p in ranked if p["verdict"] != "pass"][:3] or ranked[:1]
+    rest = len([p for p in ranked if p["verdict"] != "pass"]) - len(shown)
+    tail = f" {rest} more did not pass; see the results by class." if rest > 0 else ""
+    return " ".join([head, *(p["text"] for p in shown)]) + tail
+
+
 def _judge_metric(
     result: Mapping[str, Any],
     metric: str,
@@ -259,22 +388,27 @@ def _judge_metric(
     min_group_size: int,
     confidence: float,
 ) -> dict[str, Any]:
-    context, verb, label = _PHRASES[metric]
+    task = result.get("task") or BINARY
+    context, verb, label, definition_ = metric_phrase(metric, task)
+    style = definition_.style
     pct = f"{confidence * 100:g}%"
     disparity = result.get("disparities", {}).get(metric)
     if disparity is None:
-        return _finding(
-            "insufficient_data",
-            f"The {label} was not computed for this data"
-            + (" (it needs a score column)." if metric == "roc_auc" else "."),
-        )
+        needs = ""
+        if metric == "roc_auc":
+            needs = " (it needs a score column)"
+        elif definition_.needs_ground_truth and result.get("ground_truth") is False:
+            needs = " (it needs the true values, y_true)"
+        return _finding("insufficient_data", f"The {label} was not computed for this data{needs}.")
     value_key, ci_key = (
         ("ratio", "ci_ratio") if kind == "ratio_min" else ("difference", "ci_difference")
     )
     value = disparity.get(value_key)
     ci = disparity.get(ci_key)
     groups = result.get("by_group", [])
-    eligible = [g for g in groups if g.get(metric) is not None and g["count"] >= min_group_size]
+    eligible = [
+        g for g in groups if group_value(g, metric) is not None and g["count"] >= min_group_size
+    ]
     if len(eligible) < 2:
         return _finding(
             "insufficient_data",
@@ -297,11 +431,13 @@ def _judge_metric(
     if small:
         return _finding(
             "insufficient_data",
-            _small_text(small, eligible, metric, kind, min_group_size),
+            _small_text(small, eligible, metric, kind, min_group_size, label),
             value,
             ci,
         )
-    v_hi, v_lo = hi[metric], lo[metric]
+    v_hi, v_lo = group_value(hi, metric), group_value(lo, metric)
+    assert v_hi is not None and v_lo is not None
+    fmt = _value_format(style)
     values = f"({label} {v_hi:.3f} vs {v_lo:.3f})"
     if kind == "ratio_min":
         if value is None:
@@ -312,10 +448,12 @@ def _judge_metric(
                 ci,
             )
         allowed = 1 / bound
-        if metric == "roc_auc":
+        if style != "rate":
+            that = "that of" if style == "score" else "that for"
+            of = "of" if style == "score" else "for"
             sentence = (
-                f"The ROC AUC of {hi_name} ({v_hi:.3f}) was {_times(value)} times that of "
-                f"{lo_name} ({v_lo:.3f}) ({pct} CI {_times_ci(ci)}); the policy allows at "
+                f"The {label} {of} {hi_name} ({fmt(v_hi)}) was {_times(value)} times {that} "
+                f"{lo_name} ({fmt(v_lo)}) ({pct} CI {_times_ci(ci)}); the policy allows at "
                 f"most {_num(allowed)}."
             )
         elif value == 0:
@@ -342,11 +480,12 @@ def _judge_metric(
         else:
             verdict = "inconclusive"
     else:
-        diff_text, ci_text, bound_text = _diff_texts(metric, value, ci, bound)
-        if metric == "roc_auc":
+        diff_text, ci_text, bound_text = _diff_texts(style, value, ci, bound)
+        if style != "rate":
+            of, than = ("of", "that of") if style == "score" else ("for", "for")
             sentence = (
-                f"The ROC AUC of {hi_name} ({v_hi:.3f}) was {diff_text} higher than that of "
-                f"{lo_name} ({v_lo:.3f}) ({pct} CI {ci_text}); the policy allows at most "
+                f"The {label} {of} {hi_name} ({fmt(v_hi)}) was {diff_text} higher than {than} "
+                f"{lo_name} ({fmt(v_lo)}) ({pct} CI {ci_text}); the policy allows at most "
                 f"{bound_text}."
             )
         else:
@@ -378,6 +517,12 @@ def _judge_metric(
     return _finding(verdict, f"{sentence} {reason}", value, ci)
 
 
+def _value_format(style: str) -> Any:
+    if style == "quantity":
+        return lambda x: f"{x:.4g}"
+    return lambda x: f"{x:.3f}"
+
+
 def _finding(
     verdict: str, text: str, value: float | None = None, ci: list[float] | None = None
 ) -> dict[str, Any]:
@@ -404,20 +549,17 @@ def _times_ci(ci: list[float] | None) -> str:
 
 
 def _diff_texts(
-    metric: str, value: float, ci: list[float] | None, bound: float
+    style: str, value: float, ci: list[float] | None, bound: float
 ) -> tuple[str, str, str]:
-    if metric == "roc_auc":
-
-        def fmt(x: float) -> str:
-            return f"{x:.3f}"
-
-        unit = ""
-    else:
+    if style == "rate":
 
         def fmt(x: float) -> str:
             return f"{x * 100:.1f}"
 
         unit = " percentage points"
+    else:
+        fmt = _value_format(style)
+        unit = ""
     ci_text = "not available" if ci is None else f"{fmt(ci[0])}–{fmt(ci[1])}{unit}"
     return f"{fmt(value)}{unit}", ci_text, f"{fmt(bound)}{unit}"
 
@@ -428,22 +570,24 @@ def _small_text(
     metric: str,
     kind: str,
     min_group_size: int,
+    label: str,
 ) -> str:
-    label = _PHRASES[metric][2]
     names = "; ".join(f"{group_name(g['group'])} ({g['count']} people)" for g in small)
-    hi = max(eligible, key=lambda g: g[metric])
-    lo = min(eligible, key=lambda g: g[metric])
+    hi = max(eligible, key=lambda g: group_value(g, metric))
+    lo = min(eligible, key=lambda g: group_value(g, metric))
+    v_hi, v_lo = group_value(hi, metric), group_value(lo, metric)
+    assert v_hi is not None and v_lo is not None
     if kind == "ratio_min":
-        if lo[metric] > 0:
-            among = f"{_num(hi[metric] / lo[metric])} times"
+        if v_lo > 0:
+            among = f"{_num(v_hi / v_lo)} times"
         else:
             among = "above 0, unlike"
     else:
-        among = f"{hi[metric] - lo[metric]:.3f} above"
+        among = f"{v_hi - v_lo:.3f} above"
     return (
         f"The widest gap in {label} involves a group below the policy's minimum of "
         f"{min_group_size} people: {names}; a verdict cannot rest on it. Among the "
         f"{len(eligible)} groups with at least {min_group_size} people, the highest "
-        f"({group_name(hi['group'])}, {hi[metric]:.3f}) is {among} the lowest "
-        f"({group_name(lo['group'])}, {lo[metric]:.3f}) (point estimate, without an interval)."
+        f"({group_name(hi['group'])}, {v_hi:.3f}) is {among} the lowest "
+        f"({group_name(lo['group'])}, {v_lo:.3f}) (point estimate, without an interval)."
     )

@@ -11,6 +11,7 @@ from assessments import bias_checks, service
 from assessments.api import evidence_response
 from assessments.charts import METRIC_NAMES
 from policies import store
+from policies.fairness import TASK_LABELS, TASKS
 from registry.auth.permissions import authorize, can
 from registry.catalog import service as catalog
 from registry.catalog.views import render_pilot_page
@@ -174,24 +175,40 @@ def bias_check_new(pilot_id: int):
     pilot = catalog.get_pilot(pilot_id)
     authorize(current_user, "pilot.upload", pilot)
     errors: dict[str, list[str]] = {}
-    form: dict[str, Any] = {"positive_label": "1", "sensitive_features": []}
+    form: dict[str, Any] = {"positive_label": "1", "sensitive_features": [], "task": TASKS[0]}
     if request.method == "POST":
         form = {
-            "y_true": request.form.get("y_true", ""),
-            "y_pred": request.form.get("y_pred", ""),
-            "y_score": request.form.get("y_score", ""),
-            "positive_label": request.form.get("positive_label", "1"),
-            "name": request.form.get("name", ""),
-            "sensitive_features": [v for v in request.form.getlist("sensitive_features") if v],
+            key: request.form.get(key, "")
+            for key in (
+                "task",
+                "y_true",
+                "y_pred",
+                "y_score",
+                "outcomes",
+                "frequency",
+                "name",
+                "intervention",
+                "concern",
+                "ground_truth",
+            )
         }
+        form["positive_label"] = request.form.get("positive_label", "1")
+        form["sensitive_features"] = [v for v in request.form.getlist("sensitive_features") if v]
         try:
             check = bias_checks.create(pilot, request.files.get("file"), form, current_user)
         except ValidationFailed as error:
             errors = error.errors
         else:
             return redirect(url_for("assessments.bias_check_detail", check_id=check.id))
+    from assessments.metrics_guide import QUESTIONS
+
     return render_template(
-        "assessments/bias_check_new.html", pilot=pilot, form=form, errors=errors
+        "assessments/bias_check_new.html",
+        pilot=pilot,
+        form=form,
+        errors=errors,
+        tasks=TASK_LABELS,
+        questions=QUESTIONS,
     ), (422 if errors else 200)
 
 
@@ -222,21 +239,51 @@ def bias_check_detail(check_id: int):
     authorize(current_user, "pilot.read")
     check = bias_checks.get(check_id)
     pilot = catalog.get_pilot(check.pilot_id)
-    from assessments.charts import metric_table
+    from assessments import charts
 
-    tables = (
-        {metric: metric_table(check.results, metric) for metric in (check.charts or {})}
-        if check.results
-        else {}
-    )
+    results = check.results or {}
+    tables = {
+        metric: charts.metric_table(results, metric)
+        for metric in (check.charts or {})
+        if metric not in ("routing", "what_if")
+    }
     return render_template(
         "assessments/bias_check.html",
         check=check,
         pilot=pilot,
         tables=tables,
-        metrics=METRIC_NAMES,
+        metrics=charts.result_metric_labels(results),
+        task_label=TASK_LABELS.get(check.task, check.task),
+        group_table=charts.group_table(results) if results else None,
+        routing=charts.class_table(results) if results else None,
+        correctly_routed=charts.class_table(results, "true_positive_rate") if results else None,
+        detectable=_detectable(check) if results else [],
         running=check.status in ("queued", "running"),
     )
+
+
+def _detectable(check) -> list[dict[str, Any]]:
+    """The smallest gap in each judged metric that the check's groups could show."""
+    from assessments import charts
+    from assessments.metrics_power import power_note
+    from assessments.verdicts import metric_phrase
+
+    labels = charts.result_metric_labels(check.results)
+    rows = []
+    for finding in check.findings or []:
+        threshold = finding.get("threshold")
+        if not threshold:
+            continue
+        key = finding.get("chart_metric") or finding["metric"]
+        kind = "ratio_min" if "ratio_min" in threshold else "difference_max"
+        try:
+            style = metric_phrase(key, check.task)[3].style
+        except KeyError:
+            continue
+        note = power_note(check.results, key, style, kind, threshold[kind], 0)
+        if note and note["detectable_difference"] is not None:
+            rows.append({"label": labels.get(key, key), "style": style, **note})
+    return rows
 
 
 @bp.post("/bias-checks/<int:check_id>/rerun")
@@ -254,6 +301,7 @@ def bias_panel(pilot) -> dict[str, Any]:
         "template": "assessments/bias_panel.html",
         "checks": bias_checks.for_pilot(pilot)[:10],
         "trend": bias_checks.trend(pilot),
+        "tasks": {task: label.split(" (")[0] for task, label in TASK_LABELS.items()},
         "metrics": METRIC_NAMES,
         "can_upload": can(current_user, "pilot.upload", pilot),
     }

@@ -291,13 +291,16 @@ def review_cadence_months(policy: Mapping[str, Any], tier: str | None) -> int:
 
 
 def fairness_thresholds(
-    policy: Mapping[str, Any], tier: str | None
+    policy: Mapping[str, Any], tier: str | None, task: str = "binary_classification"
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Return ``(min_group_size, thresholds)`` for a tier; None (untiered) gets tier IV's.
+    """Return ``(min_group_size, thresholds)`` for a tier and a kind of check; None (untiered)
+    gets tier IV's.
 
     Each threshold is a new dict ``{"metric": name, "ratio_min": float}`` or
     ``{"metric": name, "difference_max": float}``; ratios compare a group's metric with the
-    best-off group's, differences are absolute gaps.
+    best-off group's, differences are absolute gaps. Binary classification checks use the
+    tier's ``thresholds``, the other tasks their entry in ``thresholds_by_task`` (an empty list
+    when the policy sets none for the task).
 
     Raises
     ------
@@ -305,4 +308,8 @@ def fairness_thresholds(
         If `tier` is not a tier of the policy.
     """
     rules = policy["fairness"][_check_tier(policy, tier)]
-    return int(rules["min_group_size"]), [dict(rule) for rule in rules["thresholds"]]
+    if task == "binary_classification":
+        chosen = rules["thresholds"]
+    else:
+        chosen = (rules.get("thresholds_by_task") or {}).get(task, [])
+    return int(rules["min_group_size"]), [dict(rule) for rule in chosen]

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 __all__ = [
     "BINARY",
+    "BINARY_PAGE_TABLE",
+    "BINARY_REPORT_TABLE",
     "METRICS_BY_KEY",
     "METRIC_ALIASES",
     "METRIC_LABELS",
@@ -298,6 +300,16 @@ def _threshold_names(task: str) -> tuple[str, ...]:
         names += tuple(METRIC_ALIASES)
     return names
 
+
+#: The binary metrics a check page's table of groups shows, and those the printed report shows.
+BINARY_PAGE_TABLE: tuple[str, ...] = (
+    "selection_rate",
+    "false_positive_rate",
+    "false_negative_rate",
+    "true_positive_rate",
+    "accuracy",
+)
+BINARY_REPORT_TABLE: tuple[str, ...] = BINARY_PAGE_TABLE[:4]
 
 #: The metric names a policy threshold may use, per task. For a per-class metric (multiclass)
 #: or the outcome rate, a threshold applies to every class or outcome column.

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from .errors import PolicyInvalid
+from .fairness import BINARY, METRIC_ALIASES, TASKS, THRESHOLD_METRICS, definition
 
 __all__ = [
     "FUNCTIONS",
@@ -27,15 +28,9 @@ __all__ = [
 ]
 
 TIERS: tuple[str, ...] = ("I", "II", "III", "IV")
-METRICS: tuple[str, ...] = (
-    "selection_rate",
-    "true_positive_rate",
-    "false_positive_rate",
-    "false_negative_rate",
-    "true_negative_rate",
-    "accuracy",
-    "precision",
-)
+#: The metrics a binary-classification threshold may name (the vocabulary is
+#: :mod:`policies.fairness`; ``thresholds_by_task`` names those of the other tasks).
+METRICS: tuple[str, ...] = THRESHOLD_METRICS[BINARY]
 QUESTION_KINDS: tuple[str, ...] = ("impact", "mitigation", "unscored")
 FUNCTIONS: tuple[str, ...] = ("GOVERN", "MAP", "MEASURE", "MANAGE")
 
@@ -401,23 +396,48 @@ def _publishing(c: _Checker, value: Any, path: str) -> dict[str, Any]:
 
 
 def _fairness_tier(c: _Checker, value: Any, path: str) -> dict[str, Any]:
-    tier = c.mapping(value, path, ("min_group_size", "thresholds"))
+    tier = c.mapping(value, path, ("min_group_size", "thresholds"), ("thresholds_by_task",))
     if tier is None:
         return {}
     size = c.positive_int(tier["min_group_size"], _join(path, "min_group_size"))
+    out: dict[str, Any] = {
+        "min_group_size": size,
+        "thresholds": _thresholds(c, tier["thresholds"], _join(path, "thresholds"), BINARY),
+    }
+    if "thresholds_by_task" in tier:
+        bpath = _join(path, "thresholds_by_task")
+        by_task = tier["thresholds_by_task"]
+        if not isinstance(by_task, Mapping):
+            c.add(bpath, "must be a mapping of task to thresholds")
+            return out
+        others = [t for t in TASKS if t != BINARY]
+        out["thresholds_by_task"] = {}
+        for task, rules in by_task.items():
+            if task not in others:
+                c.add(
+                    _join(bpath, str(task)),
+                    f"unknown task (expected one of {', '.join(others)}; binary classification "
+                    "thresholds go under thresholds)",
+                )
+                continue
+            out["thresholds_by_task"][task] = _thresholds(c, rules, _join(bpath, task), task)
+    return out
+
+
+def _thresholds(c: _Checker, value: Any, tpath: str, task: str) -> list[dict[str, Any]]:
+    allowed = THRESHOLD_METRICS[task]
     thresholds: list[dict[str, Any]] = []
     seen: set[str] = set()
-    tpath = _join(path, "thresholds")
-    for i, entry in enumerate(c.listing(tier["thresholds"], tpath) or []):
+    for i, entry in enumerate(c.listing(value, tpath) or []):
         epath = _join(tpath, i)
         rule = c.mapping(entry, epath, ("metric",), ("ratio_min", "difference_max"))
         if rule is None:
             continue
         metric = rule["metric"]
-        if metric not in METRICS:
+        if metric not in allowed:
             c.add(
                 _join(epath, "metric"),
-                f"unknown metric '{metric}' (expected one of {', '.join(METRICS)})",
+                f"unknown metric '{metric}' (expected one of {', '.join(allowed)})",
             )
             continue
         bounds = [key for key in ("ratio_min", "difference_max") if key in rule]
@@ -428,15 +448,26 @@ def _fairness_tier(c: _Checker, value: Any, path: str) -> dict[str, Any]:
         number = c.number(rule[bound], _join(epath, bound))
         if number is None:
             continue
+        quantity = metric not in METRIC_ALIASES and definition(metric, task).style == "quantity"
         if bound == "ratio_min" and not 0 < number <= 1:
             c.add(_join(epath, bound), "must be a number in (0, 1]")
             continue
-        if bound == "difference_max" and not 0 <= number <= 1:
+        if (
+            bound == "ratio_min"
+            and metric not in METRIC_ALIASES
+            and not definition(metric, task).ratio_meaningful
+        ):
+            c.add(_join(epath, bound), f"a ratio of {metric} has no meaning; use difference_max")
+            continue
+        if bound == "difference_max" and not quantity and not 0 <= number <= 1:
             c.add(_join(epath, bound), "must be a number in [0, 1]")
+            continue
+        if bound == "difference_max" and quantity and number < 0:
+            c.add(_join(epath, bound), "must not be negative")
             continue
         if c.unique(seen, f"{metric}/{bound}", epath, "threshold"):
             thresholds.append({"metric": metric, bound: number})
-    return {"min_group_size": size, "thresholds": thresholds}
+    return thresholds
 
 
 def _m_25_21(

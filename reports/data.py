@@ -61,10 +61,17 @@ def audit_excerpt(pilot: Pilot, limit: int = 40) -> list[dict[str, Any]]:
 
 
 def bias_check_data(check: BiasCheck) -> dict[str, Any]:
+    from assessments import charts
     from assessments.charts import metric_table
+    from policies.fairness import BINARY_REPORT_TABLE, TASK_LABELS
 
     results = check.results or {}
     return {
+        "task": check.task, "task_label": TASK_LABELS.get(check.task, check.task),
+        "aggregated": check.aggregated, "provenance": check.provenance or {},
+        "group_table": charts.group_table(results, BINARY_REPORT_TABLE) if results else None,
+        "routing": charts.class_table(results) if results else None,
+        "labels": charts.result_metric_labels(results),
         "id": check.id, "name": check.name, "status": check.status, "verdict": check.verdict,
         "finished_at": check.finished_at, "filename": check.filename, "sha256": check.sha256,
         "n_rows": check.n_rows, "n_rows_dropped": check.n_rows_dropped,
@@ -72,7 +79,8 @@ def bias_check_data(check: BiasCheck) -> dict[str, Any]:
         "by_group": results.get("by_group", []), "disparities": results.get("disparities", {}),
         "summary": results.get("summary", {}), "bootstrap": results.get("bootstrap", {}),
         "findings": check.findings or [], "charts": check.charts or {},
-        "tables": {metric: metric_table(results, metric) for metric in (check.charts or {})} if results else {},
+        "tables": {metric: metric_table(results, metric) for metric in (check.charts or {}) if metric not in ("routing", "what_if")}
+        if results else {},
     }
 
 

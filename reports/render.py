@@ -13,6 +13,7 @@ from flask import current_app, render_template, url_for
 
 from assessments import bias_checks, compliance, service, workflow
 from assessments.charts import METRIC_NAMES
+from policies.fairness import BINARY_REPORT_TABLE, TASK_LABELS
 from registry.audit.service import jsonable
 from registry.catalog.models import Pilot
 from registry.catalog.vocabulary import REVIEW_STATUS_LABELS, RISK_TIERS, STAGE_LABELS
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 # WeasyPrint warns about every SVG presentation property it styles itself (matplotlib's
 # inline styles); refused URLs and real failures are logged at ERROR and still show.
 logging.getLogger("weasyprint").setLevel(logging.ERROR)
-REPORT_METRICS = ("selection_rate", "false_positive_rate", "false_negative_rate", "true_positive_rate")
+REPORT_METRICS = BINARY_REPORT_TABLE
 AUTHOR = "AI Oversight Registry"
 
 
@@ -125,7 +126,7 @@ def board_packet_html(since: dt.date | None, *, preview: bool) -> str:
         "decisions": [row["decision"].id for row in pf["decisions"]],
     }
     return render_template(
-        "reports/board_packet.html", portfolio=pf, summaries=summaries, charts=charts,
+        "reports/board_packet.html", portfolio=pf, summaries=summaries, charts=charts, task_labels=TASK_LABELS,
         verification=report_data.verification(digest_input), preview=preview,
         doc_title="AI portfolio board packet", doc_author=AUTHOR,
         doc_subject=f"Governance board packet, decisions since {pf['since']}",

@@ -324,7 +324,10 @@ def test_rejects_non_binary_labels_listing_values():
             y_pred="p",
             sensitive_features=["race"],
         )
-    assert errors_of(exc) == {"y": "y_true: values must be binary; found 0, 1, 2."}
+    assert errors_of(exc) == {
+        "y": "y_true: values must be binary; found 0, 1, 2. For more than two classes, run a "
+        "multiclass check (task multiclass_classification)."
+    }
 
 
 def test_rejects_missing_positive_label():
