@@ -6,18 +6,22 @@ STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 export FLASK_APP := wsgi
 # Debian packages: fonts and Pango for WeasyPrint, Chromium for the browser tests,
-# poppler-utils for looking at rendered PDFs, wrk for the API benchmark.
+# poppler-utils for looking at rendered PDFs, wrk for the API benchmark, a Java runtime for
+# the client's Spark tests (pyspark in local mode).
 SYSTEM_PACKAGES := fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
-	chromium poppler-utils wrk
+	chromium poppler-utils wrk openjdk-17-jre-headless
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
 .PHONY: run test test-sqlite test-postgresql lint system-packages setup bench clean screenshots
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# The client library (client/), with every engine its tests run: pandas, Polars, DuckDB,
+	# SQLAlchemy and pyspark.
+	$(BIN)/python -m pip install --quiet -e './client[all]'
 	touch $(STAMP)
 
 setup: $(STAMP) system-packages
@@ -42,7 +46,7 @@ lint: $(STAMP)
 test: setup lint test-sqlite test-postgresql
 
 test-sqlite: $(STAMP)
-	REGISTRY_TEST_ENGINE=sqlite $(BIN)/pytest -n 2 $(PYTEST_ARGS)
+	REGISTRY_TEST_ENGINE=sqlite TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 # Runs the database tests again on PostgreSQL. Outside CI a missing server is skipped with
 # the reason printed; with CI=true it is a failure.

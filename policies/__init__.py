@@ -9,6 +9,7 @@ from .evaluate import (
     evaluate,
     fairness_thresholds,
     review_cadence_months,
+    small_cell_min,
 )
 from .facts import (
     BIAS_VERDICTS,
@@ -57,6 +58,7 @@ __all__ = [
     "readable_diff",
     "review_cadence_months",
     "score",
+    "small_cell_min",
     "validate_answers",
     "validate_policy",
     "visible_questions",

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .facts import AssessmentFact, BiasCheckFact, EvidenceFact, PilotFacts
-from .schema import TIERS
+from .schema import DEFAULT_PRIVACY, TIERS
 
 __all__ = [
     "STATUSES",
@@ -313,3 +313,9 @@ def fairness_thresholds(
     else:
         chosen = (rules.get("thresholds_by_task") or {}).get(task, [])
     return int(rules["min_group_size"]), [dict(rule) for rule in chosen]
+
+
+def small_cell_min(policy: Mapping[str, Any]) -> int:
+    """The smallest count public outputs and the board packet show (``privacy.small_cell_min``)."""
+    privacy = policy.get("privacy") or {}
+    return int(privacy.get("small_cell_min", DEFAULT_PRIVACY["small_cell_min"]))

@@ -15,8 +15,10 @@ from .errors import PolicyInvalid
 from .fairness import BINARY, METRIC_ALIASES, TASKS, THRESHOLD_METRICS, definition
 
 __all__ = [
+    "DEFAULT_PRIVACY",
     "FUNCTIONS",
     "METRICS",
+    "OPTIONAL_KEYS",
     "QUESTION_KINDS",
     "TIERS",
     "TOP_LEVEL_KEYS",
@@ -34,7 +36,7 @@ METRICS: tuple[str, ...] = THRESHOLD_METRICS[BINARY]
 QUESTION_KINDS: tuple[str, ...] = ("impact", "mitigation", "unscored")
 FUNCTIONS: tuple[str, ...] = ("GOVERN", "MAP", "MEASURE", "MANAGE")
 
-#: Top-level keys of a policy document, in canonical order; only `description` is optional.
+#: Top-level keys of a policy document, in canonical order; OPTIONAL_KEYS may be left out.
 TOP_LEVEL_KEYS: tuple[str, ...] = (
     "name",
     "version",
@@ -46,12 +48,13 @@ TOP_LEVEL_KEYS: tuple[str, ...] = (
     "review_cadence_months",
     "fairness",
     "publishing",
+    "privacy",
     "m_25_21",
     "questionnaire",
     "nist_ai_rmf",
 )
 #: Top-level keys a policy may leave out (each has a default).
-OPTIONAL_KEYS: tuple[str, ...] = ("description", "publishing")
+OPTIONAL_KEYS: tuple[str, ...] = ("description", "publishing", "privacy")
 #: The publishing settings a policy without a `publishing` section gets.
 DEFAULT_PUBLISHING: dict[str, Any] = {
     # Who may publish or retract a use case's public record (roles).
@@ -63,6 +66,9 @@ DEFAULT_PUBLISHING: dict[str, Any] = {
     "max_reading_grade": 12,
     "max_sentence_words": 30,
 }
+#: What public outputs and the board packet show of small counts: a count below
+#: `small_cell_min` is shown as "fewer than N" (1 shows every count).
+DEFAULT_PRIVACY: dict[str, int] = {"small_cell_min": 10}
 
 #: Shipped library files, composed in this order into one document.
 LIBRARY_FILES: tuple[str, ...] = (
@@ -470,6 +476,18 @@ def _thresholds(c: _Checker, value: Any, tpath: str, task: str) -> list[dict[str
     return thresholds
 
 
+def _privacy(c: _Checker, value: Any, path: str) -> dict[str, Any]:
+    section = c.mapping(value, path, (), tuple(DEFAULT_PRIVACY))
+    if section is None:
+        return dict(DEFAULT_PRIVACY)
+    out = dict(DEFAULT_PRIVACY)
+    if "small_cell_min" in section:
+        size = c.positive_int(section["small_cell_min"], _join(path, "small_cell_min"))
+        if size is not None:
+            out["small_cell_min"] = size
+    return out
+
+
 def _m_25_21(
     c: _Checker, value: Any, path: str, kinds: set[str], nist_ids: set[str], seen: set[str]
 ) -> dict[str, Any]:
@@ -639,6 +657,7 @@ def validate_policy(doc: Any) -> dict[str, Any]:
     dict
         A new dict in canonical key order, with defaults filled in: questions get
         ``multiple``, ``required`` and ``show_if``; choices get ``weight`` and ``exclusive``;
+        ``privacy`` gets ``small_cell_min`` (default 10);
         requirement entries get ``max_age_days`` (None when unbounded); ``satisfied_by`` gets
         all three means; threshold bounds become floats.
 
@@ -681,6 +700,7 @@ def validate_policy(doc: Any) -> dict[str, Any]:
     )
     out["fairness"] = c.tiers(top["fairness"], "fairness", lambda v, p: _fairness_tier(c, v, p))
     out["publishing"] = _publishing(c, top.get("publishing"), "publishing")
+    out["privacy"] = _privacy(c, top.get("privacy", {}), "privacy")
     out["m_25_21"] = m_25_21
     out["questionnaire"] = _questionnaire(c, top["questionnaire"], "questionnaire")
     out["nist_ai_rmf"] = nist

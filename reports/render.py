@@ -13,6 +13,9 @@ from flask import current_app, render_template, url_for
 
 from assessments import bias_checks, compliance, service, workflow
 from assessments.charts import METRIC_NAMES
+from assessments.suppression import protect_groups
+from policies import small_cell_min
+from policies import store as policy_store
 from policies.fairness import BINARY_REPORT_TABLE, TASK_LABELS
 from registry.audit.service import jsonable
 from registry.catalog.models import Pilot
@@ -27,6 +30,8 @@ log = logging.getLogger(__name__)
 # WeasyPrint warns about every SVG presentation property it styles itself (matplotlib's
 # inline styles); refused URLs and real failures are logged at ERROR and still show.
 logging.getLogger("weasyprint").setLevel(logging.ERROR)
+# The board packet names at most this many groups of a check (the rest are only in the total).
+PACKET_GROUPS = 24
 REPORT_METRICS = BINARY_REPORT_TABLE
 AUTHOR = "AI Oversight Registry"
 
@@ -93,9 +98,31 @@ def dashboard_blocks(pf: dict[str, Any]) -> list[dict[str, Any]]:
     return blocks
 
 
+def group_sizes(results: dict[str, Any] | None, minimum: int) -> str | None:
+    """A check's group counts as the board packet shows them: small-cell protected.
+
+    Counts below ``minimum`` read "fewer than N", and others are hidden where the total would
+    give a small one away (:mod:`assessments.suppression`).
+    """
+    groups = (results or {}).get("by_group") or []
+    if not groups:
+        return None
+    cells, total, _ = protect_groups(groups, minimum=minimum)
+    named = [
+        f"{' · '.join(str(v) for v in g['group'].values())}: {shown.text}"
+        for g, shown in zip(groups, cells, strict=True)
+    ][:PACKET_GROUPS]
+    more = len(groups) - len(named)
+    text = "; ".join(named) + (f"; and {more} more groups" if more > 0 else "")
+    note = f" (counts below {minimum} are not shown exactly)" if minimum > 1 else ""
+    return f"{text}. All groups: {total.text}{note}."
+
+
 def _summaries(pf: dict[str, Any]) -> dict[int, dict[str, Any]]:
     summaries = {}
     today = workflow.today()
+    _, policy = policy_store.active_policy()
+    minimum = small_cell_min(policy)
     for pilot in pf["pilots_by_priority"]:
         snapshot = compliance.stored_or_evaluated(pilot)
         check = pf["latest_checks"].get(pilot.id)
@@ -104,6 +131,7 @@ def _summaries(pf: dict[str, Any]) -> dict[int, dict[str, Any]]:
             "summary": snapshot["summary"], "policy": snapshot["policy_version_label"],
             "blocking": compliance.blocking_titles(snapshot),
             "check": check,
+            "group_sizes": group_sizes(check.results, minimum) if check else None,
             "findings": [f for f in (check.findings or []) if f.get("verdict") in ("fail", "inconclusive")][:3]
             if check else [],
             "decision": decisions[0] if decisions else None,
