@@ -40,6 +40,16 @@ def enqueue(job: Callable[..., Any], *args: Any) -> None:
     log.info("job %s%s queued in-process", job.__name__, args)
 
 
+def drain(timeout: float = 60.0) -> None:
+    """Wait until every job queued in-process so far has finished (no-op under RQ).
+
+    The executor runs one job at a time, so a no-op queued behind them finishes last. Used
+    before an app's engine is disposed, so no job returns a connection to a discarded pool.
+    """
+    if _executor is not None:
+        _executor.submit(lambda: None).result(timeout=timeout)
+
+
 def _run_in_app(app: Flask, job: Callable[..., Any], args: tuple[Any, ...]) -> None:
     from registry.extensions import db
 

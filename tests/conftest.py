@@ -137,6 +137,11 @@ def app(database_uri, tmp_path):
         }
     )
     yield app
+    from assessments import jobs
+
+    # An in-process bias check still running would return its connection to the pool
+    # discarded below, leaving it open until garbage collection.
+    jobs.drain()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
