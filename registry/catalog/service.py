@@ -318,7 +318,14 @@ def _check_source_name(name: str | None, source_id: int | None = None) -> None:
     if not name:
         return
     clash = db.session.scalar(
-        select(DataSource.id).where(func.lower(DataSource.name) == name.strip().lower())
+        select(DataSource.id).where(
+            # The name as typed and as trimmed: an exact repeat of a name with surrounding
+            # spaces must be caught here, not by the unique constraint.
+            or_(
+                func.lower(DataSource.name) == name.lower(),
+                func.lower(DataSource.name) == name.strip().lower(),
+            )
+        )
     )
     if clash is not None and clash != source_id:
         raise ValidationFailed(

@@ -219,6 +219,18 @@ def test_api_errors_are_never_html(client, headers):
     assert wrong_method.status_code == 405 and wrong_method.is_json
 
 
+@pytest.mark.db
+def test_a_repeated_data_source_name_with_surrounding_spaces_is_a_422(client, headers):
+    """Found by the API fuzzer on PostgreSQL: ", " twice gave a 500 from the unique constraint."""
+    for name in (", ", " Case files\t"):
+        assert (
+            client.post("/api/v1/data-sources", json={"name": name}, headers=headers).status_code
+            == 201
+        )
+        again = client.post("/api/v1/data-sources", json={"name": name}, headers=headers)
+        assert again.status_code == 422 and "name" in again.get_json()["errors"]
+
+
 def test_data_source_crud_with_etag(client, headers):
     created = client.post(
         "/api/v1/data-sources",
