@@ -454,7 +454,16 @@ def _judge_metric(
                 ci,
             )
         allowed = 1 / bound
-        if style != "rate":
+        if style != "rate" and value == 0:
+            # One group's value is 0 (an error of 0: perfect predictions): no "times" exists.
+            of = "of" if style == "score" else "for"
+            interval = f" ({pct} CI of min/max {ci[0]:.2f}–{ci[1]:.2f})" if ci is not None else ""
+            sentence = (
+                f"The {label} {of} {hi_name} was {fmt(v_hi)} while {of} {lo_name} it was 0, so "
+                f"the ratio has no upper limit{interval}; the policy allows at most "
+                f"{_num(allowed)} times."
+            )
+        elif style != "rate":
             that = "that of" if style == "score" else "that for"
             of = "of" if style == "score" else "for"
             sentence = (
