@@ -64,4 +64,4 @@ clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache
 
 screenshots: setup
-	$(BIN)/python tests/browser/make_screenshots.py
+	$(BIN)/python tests/browser/make_screenshots.py $(PAGES)

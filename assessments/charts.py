@@ -231,6 +231,10 @@ def _describe(
     return " ".join(parts)
 
 
+#: Rates whose values and intervals all stay below this are drawn on a shorter axis.
+RARE_RATE = 0.25
+
+
 def metric_chart_svg(
     result: Mapping[str, Any],
     metric: str,
@@ -318,22 +322,32 @@ def metric_chart_svg(
                 linestyle="none",
             )
             ax.text(value, y + 0.22, f"{value:.3f}", ha="center", va="bottom", fontsize=8)
-        if line is not None:
-            ax.axvline(line[0], color="#b00020", linestyle="--", linewidth=1.5)
-            ax.text(
-                line[0],
-                n - 0.4,
-                line[1],
-                color="#b00020",
-                ha="left",
-                va="bottom",
-                fontsize=8,
+        if not _quantity(result, metric):
+            # A rate runs from 0 to 1; a rare outcome (all values and intervals under a
+            # quarter) gets an axis from 0 to just past its largest, so its dots stay apart.
+            top = max(
+                [r["ci_high"] or r["value"] or 0.0 for r in rows] + [line[0] if line else 0.0]
             )
+            x_max = 1.0 if top >= RARE_RATE else max(top * 1.25, 0.01)
         ax.set_yticks(ys, names)
         ax.set_ylim(-0.7, n - 0.1 + (0.5 if line is not None else 0.2))
         if x_max <= x_min:  # nothing to draw (a metric this check has no values for)
             x_max = x_min + 1.0
-        ax.set_xlim(x_min - (x_max - x_min) * 0.02 if x_min < 0 else 0, x_max * 1.02)
+        left = x_min - (x_max - x_min) * 0.02 if x_min < 0 else 0
+        ax.set_xlim(left, x_max * 1.02)
+        if line is not None:
+            ax.axvline(line[0], color="#b00020", linestyle="--", linewidth=1.5)
+            # The label runs away from the nearer edge, so it is never cut off.
+            right_half = line[0] > (left + x_max * 1.02) / 2
+            ax.text(
+                line[0],
+                n - 0.4,
+                f"{line[1]} " if right_half else f" {line[1]}",
+                color="#b00020",
+                ha="right" if right_half else "left",
+                va="bottom",
+                fontsize=8,
+            )
         ax.set_xlabel(f"{label} ({confidence * 100:g}% CI)")
         ax.set_title(title, loc="left", fontsize=11)
         ax.grid(axis="x", color="#dddddd", linewidth=0.6)

@@ -226,6 +226,8 @@ def queue(
         conditions.append(Concern.status == filters["status"])
     if filters.get("pilot_id") is not None:
         conditions.append(Concern.pilot_id == filters["pilot_id"])
+    if filters.get("overdue"):
+        conditions.extend(_overdue(dt.datetime.now(dt.UTC).date()))
     total = db.session.scalar(select(func.count()).select_from(Concern).where(*conditions))
     rows = db.session.scalars(
         select(Concern)
@@ -241,16 +243,25 @@ def queue(
     return list(rows), int(total or 0)
 
 
+def _overdue(on: dt.date) -> list[Any]:
+    """New concerns whose first-response date has passed."""
+    return [Concern.status == ConcernStatus.NEW.value, Concern.first_response_due < on]
+
+
 def overdue_count(on: dt.date | None = None) -> int:
     on = on or dt.datetime.now(dt.UTC).date()
     return int(
-        db.session.scalar(
-            select(func.count())
-            .select_from(Concern)
-            .where(Concern.status == ConcernStatus.NEW.value, Concern.first_response_due < on)
-        )
-        or 0
+        db.session.scalar(select(func.count()).select_from(Concern).where(*_overdue(on))) or 0
     )
+
+
+def overdue_by_pilot(on: dt.date | None = None) -> dict[int, int]:
+    """How many concerns are past their first-response date, per pilot (the dashboard)."""
+    on = on or dt.datetime.now(dt.UTC).date()
+    rows = db.session.execute(
+        select(Concern.pilot_id, func.count()).where(*_overdue(on)).group_by(Concern.pilot_id)
+    ).all()
+    return {pilot_id: int(n) for pilot_id, n in rows}
 
 
 def _text(value: Any, key: str, what: str, minimum: int = 1) -> str:

@@ -98,7 +98,14 @@ def concern_queue():
     status = (
         request.args.get("status") if request.args.get("status") in ConcernStatus.values() else None
     )
-    items, total = concerns.queue(current_user, {"status": status}, page=page, page_size=size)
+    pilot = _pilot_filter()
+    overdue = request.args.get("overdue") == "1"
+    items, total = concerns.queue(
+        current_user,
+        {"status": status, "pilot_id": pilot.id if pilot else None, "overdue": overdue},
+        page=page,
+        page_size=size,
+    )
     return render_template(
         "assessments/concern_queue.html",
         items=items,
@@ -106,7 +113,21 @@ def concern_queue():
         today=dt.datetime.now(dt.UTC).date(),
         statuses=ConcernStatus.choices(),
         status=status,
+        pilot=pilot,
+        overdue=overdue,
     )
+
+
+def _pilot_filter():
+    """The pilot named by the ``pilot_id`` query parameter (404 if there is none), or None."""
+    raw = request.args.get("pilot_id", "")
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise ValidationFailed(
+            "pilot_id must be a pilot's number.", {"pilot_id": [f"{raw!r} is not a number."]}
+        )
+    return catalog.get_pilot(int(raw))
 
 
 @bp.get("/concerns/<int:concern_id>")
@@ -159,10 +180,32 @@ def concern_triage(concern_id: int):
 def incident_list():
     authorize(current_user, "incident.read")
     page, size = page_args()
-    items, total = incidents.page_of_incidents({}, page=page, page_size=size)
-    return render_template(
-        "assessments/incidents.html", items=items, pager=Pager(page, size, total)
+    pilot = _pilot_filter()
+    items, total = incidents.page_of_incidents(
+        {"pilot_id": pilot.id if pilot else None}, page=page, page_size=size
     )
+    return render_template(
+        "assessments/incidents.html",
+        items=items,
+        pager=Pager(page, size, total),
+        pilot=pilot,
+        can_open=bool(pilot) and can(current_user, "incident.open", pilot),
+    )
+
+
+def trust_panel(pilot) -> dict[str, Any]:
+    """The pilot page's short list of links to its incidents, risk register and concerns."""
+    pilot_incidents = incidents.for_pilot(pilot)
+    pilot_concerns = concerns.for_pilot(pilot)
+    return {
+        "template": "assessments/trust_panel.html",
+        "incidents": len(pilot_incidents),
+        "open_incidents": sum(1 for i in pilot_incidents if not IncidentStatus(i.status).is_closed),
+        "risks": len(risks.for_pilot(pilot)),
+        "concerns": len(pilot_concerns),
+        "new_concerns": sum(1 for c in pilot_concerns if c.status == ConcernStatus.NEW.value),
+        "can_read_concerns": can(current_user, "concern.read", pilot),
+    }
 
 
 @bp.route("/pilots/<int:pilot_id>/incidents/new", methods=["GET", "POST"])

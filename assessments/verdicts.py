@@ -367,16 +367,22 @@ def _severity(part: Mapping[str, Any], kind: str) -> tuple[int, float]:
     return VERDICT_ORDER.index(part["verdict"]), gap
 
 
+def _first_upper(text: str) -> str:
+    """``text`` with its first letter in upper case; class and column names keep their case."""
+    return text[:1].upper() + text[1:]
+
+
 def _combined_text(metric: str, task: str, ranked: list[dict[str, Any]]) -> str:
     """One finding's text for a threshold judged per class or outcome column."""
-    what = "classes" if task == MULTICLASS else "outcome columns"
+    what, by = ("classes", "class") if task == MULTICLASS else ("outcome columns", "outcome")
     counts = {v: sum(1 for p in ranked if p["verdict"] == v) for v in VERDICT_ORDER}
     tally = ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in counts.items() if n)
-    label = metric_phrase(ranked[0]["metric"], task)[3].label.lower()
+    # "True positive rate of class" -> "true positive rate": the sentence names the classes.
+    label = metric_phrase(ranked[0]["metric"], task)[3].label.lower().removesuffix(" of class")
     head = f"The {label} was judged for each of the {len(ranked)} {what}: {tally}."
     shown = [p for p in ranked if p["verdict"] != "pass"][:3] or ranked[:1]
     rest = len([p for p in ranked if p["verdict"] != "pass"]) - len(shown)
-    tail = f" {rest} more did not pass; see the results by class." if rest > 0 else ""
+    tail = f" {rest} more did not pass; see the results by {by}." if rest > 0 else ""
     return " ".join([head, *(p["text"] for p in shown)]) + tail
 
 
@@ -448,7 +454,16 @@ def _judge_metric(
                 ci,
             )
         allowed = 1 / bound
-        if style != "rate":
+        if style != "rate" and value == 0:
+            # One group's value is 0 (an error of 0: perfect predictions): no "times" exists.
+            of = "of" if style == "score" else "for"
+            interval = f" ({pct} CI of min/max {ci[0]:.2f}–{ci[1]:.2f})" if ci is not None else ""
+            sentence = (
+                f"The {label} {of} {hi_name} was {fmt(v_hi)} while {of} {lo_name} it was 0, so "
+                f"the ratio has no upper limit{interval}; the policy allows at most "
+                f"{_num(allowed)} times."
+            )
+        elif style != "rate":
             that = "that of" if style == "score" else "that for"
             of = "of" if style == "score" else "for"
             sentence = (
@@ -469,7 +484,7 @@ def _judge_metric(
             sentence = (
                 f"{context}{hi_name} were {verb} at {_times(value)} times the rate of "
                 f"{lo_name} ({pct} CI {_times_ci(ci)}); the policy allows at most "
-                f"{_num(allowed)}. {values[1:-1].capitalize()}."
+                f"{_num(allowed)}. {_first_upper(values[1:-1])}."
             )
         if ci is None:
             verdict = "inconclusive"
@@ -492,7 +507,7 @@ def _judge_metric(
             sentence = (
                 f"{context}{hi_name} were {verb} at a rate {diff_text} higher than "
                 f"{lo_name} ({pct} CI {ci_text}); the policy allows at most {bound_text}. "
-                f"{values[1:-1].capitalize()}."
+                f"{_first_upper(values[1:-1])}."
             )
         if ci is None:
             verdict = "inconclusive"

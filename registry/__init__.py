@@ -93,13 +93,14 @@ def register_hooks(app: Flask) -> None:
     from assessments import compliance
     from assessments import demo as assessments_demo
     from assessments.review_views import review_panel
+    from assessments.trust_views import trust_panel
     from assessments.views import bias_panel, pilot_panel
     from policies.store import install_library
 
     compliance.init_app(app)
     app.extensions["registry"] = {
         # Callables taking a pilot and returning a template context for a pilot-page section.
-        "pilot_panels": [review_panel, pilot_panel, bias_panel],
+        "pilot_panels": [review_panel, pilot_panel, bias_panel, trust_panel],
         # Callables run by `seed-demo` after the core's users, data sources and pilots.
         "seed_steps": [lambda **_: install_library(), assessments_demo.seed],
         # Extra navigation links: endpoint, label and the permission that shows them.

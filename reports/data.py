@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
-from assessments import bias_checks, incidents, risks, service, workflow
+from assessments import bias_checks, concerns, incidents, risks, service, workflow
 from assessments.models import BiasCheck, Condition, Decision, Evidence, ImpactAssessment
 from registry.audit.models import AuditEvent
 from registry.audit.service import chain_head, jsonable
@@ -229,4 +229,6 @@ def portfolio(*, since: dt.date | None = None, include_withheld: bool = True) ->
         "top_risks": [{"risk": r, "pilot": by_id.get(r.pilot_id)} for r in risks.top_residual(10)],
         "serious_incidents": [{"incident": i, "pilot": by_id.get(i.pilot_id)}
                               for i in incidents.open_serious()],
+        "overdue_concerns": [{"pilot": by_id[pid], "count": n}
+                             for pid, n in sorted(concerns.overdue_by_pilot(today).items()) if pid in by_id],
     }

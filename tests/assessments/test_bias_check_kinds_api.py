@@ -185,6 +185,29 @@ def test_regression_check_and_without_truth(client, headers, pilot):
     assert no_truth["verdict"] == "insufficient_data"
 
 
+def test_a_group_with_no_error_gives_a_finding_not_a_crash(client, headers, pilot):
+    # North's predictions are exact: its mean absolute error is 0, so "how many times larger"
+    # has no answer. The check still succeeds and says so (it used to divide by zero).
+    frame = waits()
+    frame.loc[frame["district"] == "north", "predicted_days"] = frame["wait_days"]
+    response = post(
+        client,
+        pilot,
+        headers,
+        frame,
+        task="regression",
+        y_true="wait_days",
+        y_pred="predicted_days",
+        sensitive_features="district",
+    )
+    assert response.status_code == 201, response.get_json()
+    check = response.get_json()
+    assert check["status"] == "succeeded" and check["verdict"] == "fail"
+    (mae,) = [f for f in check["findings"] if f["metric"] == "mean_absolute_error"]
+    assert mae["verdict"] == "fail" and mae["value"] == 0
+    assert "district = north it was 0, so the ratio has no upper limit" in mae["text"]
+
+
 def test_regression_from_moments_equals_rows(client, headers, pilot):
     frame = waits()
     e = frame["predicted_days"] - frame["wait_days"]

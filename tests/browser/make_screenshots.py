@@ -1,7 +1,8 @@
 """Write PNG screenshots of the main pages, from the demo data, to docs/screenshots/.
 
 Run through `make screenshots`: it migrates a scratch database, loads the demo data, serves the
-app on a free loopback port and drives Debian's Chromium at desktop and mobile widths.
+app on a free loopback port and drives Debian's Chromium at desktop and mobile widths. Name
+pages to take only those: `make screenshots PAGES="bias-check-triage bias-check-chatbot"`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ PAGES = [
     ("pilot-list", "team", "/pilots"),
     ("pilot-detail", "caio", "/pilots/{pretrial}"),
     ("bias-check", "team", "/bias-checks/{check}"),
+    # The other kinds of check, on the demo's synthetic data: a triage model's routing
+    # (multiclass) and a virtual assistant's evaluated conversations (outcome rates).
+    ("bias-check-triage", "caio", "/bias-checks/{triage_check}"),
+    ("bias-check-chatbot", "caio", "/bias-checks/{chatbot_check}"),
     ("review-queue", "caio", "/review-queue"),
     ("dashboard", "board", "/dashboard"),
     ("questionnaire", "team", "/pilots/{pretrial}/questionnaire"),
@@ -36,7 +41,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def main() -> None:
+def main(only: list[str]) -> None:
+    unknown = set(only) - {stem for stem, _, _ in PAGES}
+    if unknown:
+        raise SystemExit(
+            f"unknown page(s): {', '.join(sorted(unknown))}; "
+            f"choose from {', '.join(stem for stem, _, _ in PAGES)}"
+        )
     from flask_migrate import upgrade
     from playwright.sync_api import sync_playwright
     from werkzeug.serving import make_server
@@ -44,19 +55,36 @@ def main() -> None:
     from registry import create_app
 
     workdir = Path(tempfile.mkdtemp(prefix="screenshots-"))
-    app = create_app({"SECRET_KEY": "screenshots", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'db.sqlite3'}",
-                      "UPLOAD_FOLDER": str(workdir / "uploads")})
+    app = create_app(
+        {
+            "SECRET_KEY": "screenshots",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'db.sqlite3'}",
+            "UPLOAD_FOLDER": str(workdir / "uploads"),
+        }
+    )
     with app.app_context():
         upgrade()
     output = app.test_cli_runner().invoke(args=["seed-demo"]).output
-    logins = {line.split()[1]: line.split()[2:4] for line in output.splitlines() if line.startswith("login: ")}
+    logins = {
+        line.split()[1]: line.split()[2:4]
+        for line in output.splitlines()
+        if line.startswith("login: ")
+    }
     with app.app_context():
         from assessments.models import BiasCheck
         from registry.catalog.models import Pilot
         from registry.extensions import db
 
-        ids = {"pretrial": db.session.query(Pilot).filter_by(use_case_id="MCG-004").one().id,
-               "check": db.session.query(BiasCheck).first().id}
+        def check_of(use_case_id: str) -> int:
+            pilot = db.session.query(Pilot).filter_by(use_case_id=use_case_id).one()
+            return db.session.query(BiasCheck).filter_by(pilot_id=pilot.id).one().id
+
+        ids = {
+            "pretrial": db.session.query(Pilot).filter_by(use_case_id="MCG-004").one().id,
+            "check": check_of("MCG-004"),
+            "triage_check": check_of("MCG-002"),
+            "chatbot_check": check_of("MCG-006"),
+        }
     port = free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -65,7 +93,7 @@ def main() -> None:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            for stem, role, path in PAGES:
+            for stem, role, path in [page for page in PAGES if not only or page[0] in only]:
                 for label, (width, height) in WIDTHS.items():
                     context = browser.new_context(viewport={"width": width, "height": height})
                     page = context.new_page()
@@ -87,4 +115,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
