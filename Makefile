@@ -2,29 +2,39 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.run-stamp
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 export FLASK_APP := wsgi
-# Debian packages: fonts and Pango for WeasyPrint, Chromium for the browser tests,
-# poppler-utils for looking at rendered PDFs, wrk for the API benchmark, a Java runtime for
-# the client's Spark tests (pyspark in local mode).
-SYSTEM_PACKAGES := fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
-	chromium poppler-utils wrk openjdk-17-jre-headless
+# Debian packages. Running the app needs only fonts and Pango for WeasyPrint. The tests also
+# need Chromium (browser tests), poppler-utils (looking at rendered PDFs), wrk (the API
+# benchmark) and a Java runtime (the client's Spark tests, pyspark in local mode).
+RUN_PACKAGES := fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+TEST_PACKAGES := $(RUN_PACKAGES) chromium poppler-utils wrk openjdk-17-jre-headless
+SYSTEM_PACKAGES ?= $(TEST_PACKAGES)
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: run test test-sqlite test-postgresql lint system-packages setup bench clean screenshots
+.PHONY: run test test-sqlite test-postgresql lint system-packages run-packages setup bench clean screenshots
 
-$(STAMP): pyproject.toml client/pyproject.toml
+# What running the app needs: the package alone.
+$(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+# What the tests need as well: the dev extras and the client library (client/) with every
+# engine its tests run: pandas, Polars, DuckDB, SQLAlchemy and pyspark.
+$(STAMP): $(RUN_STAMP) pyproject.toml client/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	# The client library (client/), with every engine its tests run: pandas, Polars, DuckDB,
-	# SQLAlchemy and pyspark.
 	$(BIN)/python -m pip install --quiet -e './client[all]'
 	touch $(STAMP)
 
 setup: $(STAMP) system-packages
+
+run-packages:
+	@$(MAKE) --no-print-directory system-packages SYSTEM_PACKAGES="$(RUN_PACKAGES)"
 
 system-packages:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \
@@ -35,9 +45,18 @@ system-packages:
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-run: setup
+run: $(RUN_STAMP) run-packages
 	$(BIN)/flask --app wsgi db upgrade
-	$(BIN)/flask --app wsgi seed-demo
+	@mkdir -p instance
+	$(BIN)/flask --app wsgi seed-demo | tee instance/demo-logins.txt
+	@echo
+	@echo "+------------------------------------------------------------------------+"
+	@echo "|  AI Oversight Registry is starting at  http://127.0.0.1:5000/           |"
+	@echo "|  Demo logins (role, email, password):                                   |"
+	@grep '^login:' instance/demo-logins.txt | while read -r _ role email password; do \
+		printf '|    %-6s %-28s %-32s|\n' "$$role" "$$email" "$$password"; done
+	@echo "+------------------------------------------------------------------------+"
+	@echo
 	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port 5000
 
 lint: $(STAMP)
