@@ -51,8 +51,8 @@ run: $(RUN_STAMP) run-packages
 	$(BIN)/flask --app wsgi seed-demo | tee instance/demo-logins.txt
 	@echo
 	@echo "+------------------------------------------------------------------------+"
-	@echo "|  AI Oversight Registry is starting at  http://127.0.0.1:5000/           |"
-	@echo "|  Demo logins (role, email, password):                                   |"
+	@echo "|  AI Oversight Registry is starting at  http://127.0.0.1:5000/          |"
+	@echo "|  Demo logins (role, email, password):                                  |"
 	@grep '^login:' instance/demo-logins.txt | while read -r _ role email password; do \
 		printf '|    %-6s %-28s %-32s|\n' "$$role" "$$email" "$$password"; done
 	@echo "+------------------------------------------------------------------------+"
