@@ -17,6 +17,7 @@ _ENV_KEYS = {
     "MAX_CONTENT_LENGTH": int,
     "MAX_UPLOAD_BYTES": int,
     "MAX_EVIDENCE_BYTES": int,
+    "MAX_INVENTORY_IMPORT_BYTES": int,
     "BIAS_CHECK_MAX_CLASSES": int,
     "UPLOAD_FOLDER": str,
     "MAIL_SERVER": str,
@@ -49,10 +50,12 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(instance_path) / 'registry.sqlite3'}",
         "SQLALCHEMY_ENGINE_OPTIONS": {},
         "REDIS_URL": None,
-        # Bias-check uploads are streamed to disk, so the request limit can be large.
-        "MAX_CONTENT_LENGTH": 2 * 1024**3 + 1024**2,
+        # Every request body is at most MAX_CONTENT_LENGTH bytes; the upload routes alone take
+        # their file limit (plus 64 KiB of form) instead (registry.request_limits).
+        "MAX_CONTENT_LENGTH": 1024**2,
         "MAX_UPLOAD_BYTES": 2 * 1024**3,
         "MAX_EVIDENCE_BYTES": 25 * 1024**2,
+        "MAX_INVENTORY_IMPORT_BYTES": 64 * 1024**2,
         # A multiclass bias check with more classes than this is refused (422).
         "BIAS_CHECK_MAX_CLASSES": 50,
         "UPLOAD_FOLDER": str(Path(instance_path) / "uploads"),
