@@ -652,7 +652,13 @@ def _read_parquet(path: Path, columns: list[str], numeric: list[str]) -> list[_B
             batches = reader.iter_batches(
                 batch_size=_PARQUET_ROWS, columns=columns, use_threads=False
             )
+            declared, seen = pf.metadata.num_rows, 0
             for batch in batches:
+                seen += batch.num_rows
+                if seen > declared:  # the footer's row count sized every budget: it must hold
+                    raise _fail(
+                        "file", f"The Parquet file holds more rows than the {declared:,} it declares."
+                    )
                 for builder in builders:
                     builder.add(batch.column(builder.name))
                 del batch

@@ -19,6 +19,10 @@ _ENV_KEYS = {
     "MAX_EVIDENCE_BYTES": int,
     "MAX_INVENTORY_IMPORT_BYTES": int,
     "BIAS_CHECK_MAX_CLASSES": int,
+    "BIAS_CHECK_MAX_ROWS": int,
+    "BIAS_CHECK_MEMORY_BUDGET_BYTES": int,
+    "BIAS_CHECK_WORKER_MEMORY_BYTES": int,
+    "BIAS_CHECK_WORKER_CPU_SECONDS": int,
     "UPLOAD_FOLDER": str,
     "MAIL_SERVER": str,
     "MAIL_PORT": int,
@@ -58,6 +62,16 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAX_INVENTORY_IMPORT_BYTES": 64 * 1024**2,
         # A multiclass bias check with more classes than this is refused (422).
         "BIAS_CHECK_MAX_CLASSES": 50,
+        # Uploads within a budget (assessments.upload_budget): a bias-check file with more
+        # rows, or whose checked columns decode (from its Parquet footer, or its CSV line
+        # count) to more bytes, is refused with a 422 before any data is read.
+        "BIAS_CHECK_MAX_ROWS": 5_000_000,
+        "BIAS_CHECK_MEMORY_BUDGET_BYTES": 1024**3,
+        # Reading the file and computing the metrics run in a child process with these hard
+        # limits (RLIMIT_AS, RLIMIT_CPU; assessments.sandbox); past them the check is refused
+        # (422) or fails, and the web process is untouched.
+        "BIAS_CHECK_WORKER_MEMORY_BYTES": 3 * 1024**3,
+        "BIAS_CHECK_WORKER_CPU_SECONDS": 900,
         "UPLOAD_FOLDER": str(Path(instance_path) / "uploads"),
         "MAIL_SERVER": None,
         "MAIL_PORT": 25,
