@@ -179,7 +179,6 @@ def limits() -> dict[str, int]:
         "max_groups": MAX_GROUPS,
         "max_classes": _max_classes(),
         "max_upload_bytes": int(current_app.config["MAX_UPLOAD_BYTES"]),
-        "max_rows": budget().max_rows,
     }
 
 

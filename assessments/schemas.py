@@ -317,6 +317,3 @@ class BiasCheckLimitsSchema(ma.Schema):
     )
     max_classes = fields.Integer(metadata={"description": "Most classes of a multiclass check."})
     max_upload_bytes = fields.Integer(metadata={"description": "Largest file accepted."})
-    max_rows = fields.Integer(
-        metadata={"description": "Most rows one upload may hold (BIAS_CHECK_MAX_ROWS)."}
-    )

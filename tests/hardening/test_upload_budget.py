@@ -142,11 +142,6 @@ def test_csv_rows_are_counted_without_a_trailing_newline(tmp_path):
     assert count_csv_rows(path) == 2
 
 
-def test_the_limits_endpoint_tells_the_row_cap(client, owner):
-    body = client.get("/api/v1/bias-checks/limits", headers=owner["headers"]).get_json()
-    assert body["max_rows"] == 5_000_000
-
-
 # ---- a hard limit around the work ------------------------------------------------------------
 
 
