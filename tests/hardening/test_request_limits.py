@@ -177,7 +177,7 @@ def test_a_page_form_from_another_site_is_refused_before_the_body(app, client, l
         "/pilots/new",
         length=100,
         content_type="application/x-www-form-urlencoded",
-        headers={"Origin": "https://evil.example"},
+        headers={"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
     )
     assert response.status_code == 403
 
@@ -186,7 +186,7 @@ def test_a_page_form_from_this_site_still_needs_its_csrf_token(app, client, logi
     login("team")
     app.config["WTF_CSRF_ENABLED"] = True
     response = client.post(
-        "/pilots/new", data={"name": "x"}, headers={"Origin": "http://localhost"}
+        "/pilots/new", data={"name": "x"}, headers={"Sec-Fetch-Site": "same-origin"}
     )
     assert response.status_code == 400  # the CSRF token is missing
 
