@@ -228,6 +228,7 @@ def run(check_id: int) -> None:
                 policy_label=version.label,
                 input_sha256=check.sha256,
                 limits=sandbox_limits(),
+                heartbeat=lambda: _heartbeat(check_id),
             )
         except sandbox.ResourceLimitExceeded as error:
             raise ValidationFailed(f"The check could not be computed: {error.message}.") from None

@@ -18,6 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import resource
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,10 +86,18 @@ def _child(conn: Any, limits: Limits, func: Callable[..., Any], args: tuple, kwa
         conn.close()
 
 
-def run_limited(func: Callable[..., Any], *args: Any, limits: Limits, **kwargs: Any) -> Any:
+def run_limited(
+    func: Callable[..., Any],
+    *args: Any,
+    limits: Limits,
+    heartbeat: Callable[[], None] | None = None,
+    heartbeat_seconds: float = 10.0,
+    **kwargs: Any,
+) -> Any:
     """``func(*args, **kwargs)`` in a child process under ``limits``; its result or its error.
 
     ``func`` must be a module-level function, and its arguments and result picklable.
+    ``heartbeat`` (if given) is called every ``heartbeat_seconds`` while the child works.
 
     Raises:
         registry.errors.DomainError: the class the child raised (a ValidationFailed stays one).
@@ -103,10 +112,14 @@ def run_limited(func: Callable[..., Any], *args: Any, limits: Limits, **kwargs: 
     process.start()
     sender.close()
     try:
-        if not receiver.poll(limits.wall_seconds):
-            raise ResourceLimitExceeded(
-                f"the work took longer than the limit of {limits.wall_seconds:,} s"
-            )
+        deadline = time.monotonic() + limits.wall_seconds
+        while not receiver.poll(max(0.0, min(heartbeat_seconds, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                raise ResourceLimitExceeded(
+                    f"the work took longer than the limit of {limits.wall_seconds:,} s"
+                )
+            if heartbeat is not None:
+                heartbeat()
         try:
             status, payload = receiver.recv()
         except EOFError:

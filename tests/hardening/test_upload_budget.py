@@ -206,6 +206,10 @@ def test_the_sandbox_holds_memory_and_carries_errors_and_deaths():
         run_limited(_crash, limits=limits)
     with pytest.raises(ResourceLimitExceeded, match="longer than the limit of 1 s"):
         run_limited(time.sleep, 30, limits=Limits(1024**3, 60, 1))
+    beats = []
+    run_limited(time.sleep, 1, limits=limits, heartbeat=lambda: beats.append(1),
+                heartbeat_seconds=0.2)
+    assert len(beats) >= 2  # the parent beats while the child works
 
 
 # ---- CSV errors name the line ----------------------------------------------------------------
