@@ -18,6 +18,7 @@ _ENV_KEYS = {
     "MAX_UPLOAD_BYTES": int,
     "MAX_EVIDENCE_BYTES": int,
     "MAX_INVENTORY_IMPORT_BYTES": int,
+    "MAX_POLICY_BYTES": int,
     "BIAS_CHECK_MAX_CLASSES": int,
     "BIAS_CHECK_MAX_ROWS": int,
     "BIAS_CHECK_MEMORY_BUDGET_BYTES": int,
@@ -60,6 +61,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAX_UPLOAD_BYTES": 2 * 1024**3,
         "MAX_EVIDENCE_BYTES": 25 * 1024**2,
         "MAX_INVENTORY_IMPORT_BYTES": 64 * 1024**2,
+        # A policy document is at most 1,000,000 characters; JSON may spend 6 bytes on one.
+        "MAX_POLICY_BYTES": 6 * 1024**2,
         # A multiclass bias check with more classes than this is refused (422).
         "BIAS_CHECK_MAX_CLASSES": 50,
         # Uploads within a budget (assessments.upload_budget): a bias-check file with more
