@@ -368,3 +368,26 @@ def test_over_a_socket_a_chunked_body_is_cut_off_at_the_limit(live_server, facto
             pass
     assert answer.split(b" ", 2)[1] == b"413", answer
     assert counting.read_bytes <= MIB + 64 * KIB
+
+
+# ---- page numbers past any page ---------------------------------------------------------------
+
+HUGE_PAGE = "99999999999999999999"
+
+
+def test_a_huge_page_number_on_the_pages_is_an_empty_page(client, login, factory):
+    factory.public_pilot(factory.user("team"))
+    assert client.get(f"/inventory?page={HUGE_PAGE}").status_code == 200
+    login("caio")
+    for path in ("/pilots", "/data-sources", "/concerns", "/incidents"):
+        response = client.get(f"{path}?page={HUGE_PAGE}&page_size=100")
+        assert response.status_code == 200, path
+
+
+def test_a_huge_page_number_on_the_api_lists_is_handled(client, factory):
+    headers = factory.headers(factory.user("admin"))
+    factory.pilot(factory.user("team"))
+    for path in ("/api/v1/pilots", "/api/v1/data-sources", "/api/v1/audit", "/api/v1/incidents"):
+        response = client.get(f"{path}?page={HUGE_PAGE}", headers=headers)
+        assert response.status_code < 500, path
+        assert response.status_code in (200, 422), (path, response.status_code)
