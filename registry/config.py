@@ -15,6 +15,7 @@ _ENV_KEYS = {
     "REDIS_URL": str,
     "REGISTRY_ENV": str,
     "MAX_CONTENT_LENGTH": int,
+    "ANONYMOUS_MAX_CONTENT_LENGTH": int,
     "MAX_UPLOAD_BYTES": int,
     "MAX_EVIDENCE_BYTES": int,
     "MAX_INVENTORY_IMPORT_BYTES": int,
@@ -58,6 +59,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Every request body is at most MAX_CONTENT_LENGTH bytes; the upload routes alone take
         # their file limit (plus 64 KiB of form) instead (registry.request_limits).
         "MAX_CONTENT_LENGTH": 1024**2,
+        # ... and a request from nobody signed in (the sign-in form, a concern) at most this.
+        "ANONYMOUS_MAX_CONTENT_LENGTH": 64 * 1024,
         "MAX_UPLOAD_BYTES": 2 * 1024**3,
         "MAX_EVIDENCE_BYTES": 25 * 1024**2,
         "MAX_INVENTORY_IMPORT_BYTES": 64 * 1024**2,

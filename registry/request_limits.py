@@ -3,6 +3,8 @@
 - A small global limit (``MAX_CONTENT_LENGTH``, 1 MiB by default) holds for every route; a
   view marked with :func:`upload_route` raises it for its own requests only (Flask >= 3.1 sets
   ``request.max_content_length`` per request) to its file limit plus ``FORM_OVERHEAD_BYTES``.
+  Nobody signed in (a page without a session, the public API) may send more than
+  ``ANONYMOUS_MAX_CONTENT_LENGTH`` (64 KiB): enough for the sign-in and concern forms.
 - A declared ``Content-Length`` over the route's limit is answered 413 at once, without
   reading the body; a chunked body is cut off by the same limit while it is read.
 - Views marked with :func:`upload_route` or :func:`authorize_before_body` are authorised
@@ -102,6 +104,8 @@ def limit_body() -> None:
     rule = _rule()
     g.body_rule = rule
     limit = body_limit(rule)
+    if request.method in WRITE_METHODS and _anonymous():
+        limit = min(limit, int(current_app.config["ANONYMOUS_MAX_CONTENT_LENGTH"]))
     message = f"The request body is larger than the limit of {_human(limit)} for this address."
     errors = {"file" if rule and rule.limit_key else "body": [message]}
     declared = request.content_length
@@ -144,6 +148,18 @@ class _CappedInput:
         data = self.stream.readline(size)
         self._count(len(data))
         return data
+
+
+def _anonymous() -> bool:
+    """Nobody is signed in: a page without a session user, or a public API path (the rest of
+    the API answers 401 before its body whatever its size)."""
+    if request.path.startswith("/api/"):
+        from registry.auth.api_auth import is_public_api_path
+
+        return is_public_api_path(request.path)
+    from flask_login import current_user
+
+    return not current_user.is_authenticated
 
 
 def authorize_api_body() -> None:

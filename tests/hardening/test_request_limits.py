@@ -152,6 +152,8 @@ def test_page_uploads_refuse_anonymous_and_unauthorised_before_the_body(
     pilot = pilot_and_users["pilot"]
     for path in (f"/pilots/{pilot.id}/evidence", f"/pilots/{pilot.id}/bias-checks/new"):
         response = _post_unread(client, path, length=20 * MIB, content_type=MULTIPART)
+        assert response.status_code == 413  # nobody signed in: ANONYMOUS_MAX_CONTENT_LENGTH
+        response = _post_unread(client, path, length=32 * KIB, content_type=MULTIPART)
         assert response.status_code == 302 and "/login" in response.headers["Location"]
     app.config["WTF_CSRF_ENABLED"] = False
     login(user=pilot_and_users["board"])
@@ -159,6 +161,31 @@ def test_page_uploads_refuse_anonymous_and_unauthorised_before_the_body(
     for path in (f"/pilots/{pilot.id}/evidence", f"/pilots/{pilot.id}/bias-checks/new"):
         response = _post_unread(client, path, length=20 * MIB, content_type=MULTIPART)
         assert response.status_code == 403
+
+
+def test_anonymous_bodies_are_capped_small_before_the_csrf_check(app, client):
+    app.config["WTF_CSRF_ENABLED"] = True
+    assert app.config["ANONYMOUS_MAX_CONTENT_LENGTH"] == 64 * KIB
+    for path in ("/login", "/pilots/new"):
+        response = _post_unread(
+            client, path, length=64 * KIB + 1, content_type="application/x-www-form-urlencoded"
+        )
+        assert response.status_code == 413, path
+    response = _post_unread(
+        client, "/api/v1/public/concerns", length=64 * KIB + 1, content_type="application/json"
+    )
+    assert response.status_code == 413 and response.get_json()["code"] == 413
+
+
+def test_a_signed_in_form_takes_the_global_limit(app, client, login):
+    login("team")
+    app.config["WTF_CSRF_ENABLED"] = True
+    response = client.post("/pilots/new", data={"name": "x" * (100 * KIB)})
+    assert response.status_code == 400  # past the size check, refused for its CSRF token
+    response = _post_unread(
+        client, "/pilots/new", length=MIB + 1, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 413
 
 
 def test_a_page_form_over_the_limit_is_413_before_the_csrf_check(app, client):
@@ -332,8 +359,9 @@ def test_over_a_socket_refusals_come_before_the_body(live_server, factory, pilot
     cases = [
         ("/login", form, GIB, 413),
         (f"/pilots/{pilot.id}/evidence", multi, GIB, 413),
-        (f"/pilots/{pilot.id}/evidence", multi, 20 * MIB, 302),  # to the sign-in page
-        (f"/pilots/{pilot.id}/bias-checks/new", multi, GIB, 302),
+        (f"/pilots/{pilot.id}/evidence", multi, 20 * MIB, 413),  # nobody signed in: 64 KiB
+        (f"/pilots/{pilot.id}/evidence", multi, 32 * KIB, 302),  # to the sign-in page
+        (f"/pilots/{pilot.id}/bias-checks/new", multi, GIB, 413),
         (f"/api/v1/pilots/{pilot.id}/bias-checks", multi, GIB, 401),
         (f"/api/v1/pilots/{pilot.id}/bias-checks", {**multi, **board}, GIB, 403),
         (f"/api/v1/pilots/{pilot.id}/evidence", {**multi, **board}, 20 * MIB, 403),
