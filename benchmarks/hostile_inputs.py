@@ -15,7 +15,8 @@ What it does, all on loopback in a scratch directory:
    is a few hundred KB to a few MB), uploads it as a bias check with the team's token, and
    prints the status, the time to the answer, and the worker's memory from /proc: VmRSS before,
    VmHWM (its peak) after, and the growth between them;
-4. for each of a page form, a page upload and the upload API, opens a raw socket, sends
+4. for each of a page form, a page upload and the upload API (anonymous, and with the board's
+   read-only token), opens a raw socket, sends
    headers claiming 1 GiB (with a 64 KiB send buffer) and then sends zeros as fast as the
    server takes them until it answers or closes; prints the status and the bytes sent before
    the answer (what the server read is at most that).
@@ -110,14 +111,16 @@ def request(url: str, *, data: bytes | None = None, headers: dict | None = None)
         return error.code, error.read()
 
 
-def claim_gib(port: int, path: str, content_type: str) -> tuple[int | None, int]:
+def claim_gib(
+    port: int, path: str, content_type: str, extra: str = ""
+) -> tuple[int | None, int]:
     """Claim 1 GiB, send zeros until the server answers or closes: (status, bytes sent)."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
     sock.connect(("127.0.0.1", port))
     head = (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n"
-        f"Content-Length: {GIB}\r\n\r\n"
+        f"{extra}Content-Length: {GIB}\r\n\r\n"
     ).encode()
     sock.sendall(head)
     sock.setblocking(False)
@@ -167,6 +170,9 @@ def main() -> int:
     flask("users", "create", "team@agency.gov", "--name", "Team", "--role", "team",
           "--password", "correct horse battery staple")
     token = flask("tokens", "create", "team@agency.gov").strip().splitlines()[-1]
+    flask("users", "create", "board@agency.gov", "--name", "Board", "--role", "board",
+          "--password", "correct horse battery staple")
+    board = flask("tokens", "create", "board@agency.gov").strip().splitlines()[-1]
     port = free_port()
     server = subprocess.Popen(
         [str(BIN / "gunicorn"), "--workers", "1", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
@@ -221,15 +227,19 @@ def main() -> int:
             failures.append("bomb")
 
         print("1 GiB bodies (Content-Length: 1073741824, 64 KiB send buffer):")
-        for path, content_type in (
-            ("/login", "application/x-www-form-urlencoded"),
-            (f"/pilots/{pilot_id}/evidence", "multipart/form-data; boundary=x"),
-            (f"/pilots/{pilot_id}/bias-checks/new", "multipart/form-data; boundary=x"),
-            (f"/api/v1/pilots/{pilot_id}/bias-checks", "multipart/form-data; boundary=x"),
-            ("/api/v1/public/concerns", "application/json"),
+        board_auth = f"Authorization: Bearer {board}\r\n"
+        for path, content_type, extra in (
+            ("/login", "application/x-www-form-urlencoded", ""),
+            (f"/pilots/{pilot_id}/evidence", "multipart/form-data; boundary=x", ""),
+            (f"/pilots/{pilot_id}/bias-checks/new", "multipart/form-data; boundary=x", ""),
+            (f"/api/v1/pilots/{pilot_id}/bias-checks", "multipart/form-data; boundary=x", ""),
+            (f"/api/v1/pilots/{pilot_id}/bias-checks", "multipart/form-data; boundary=x",
+             board_auth),
+            ("/api/v1/public/concerns", "application/json", ""),
         ):
-            status, sent = claim_gib(port, path, content_type)
-            print(f"  POST {path} (anonymous): {status}, {sent / 1024:,.0f} KiB sent before "
+            status, sent = claim_gib(port, path, content_type, extra)
+            who = "board token" if extra else "anonymous"
+            print(f"  POST {path} ({who}): {status}, {sent / 1024:,.0f} KiB sent before "
                   "the answer")
             if status is None or status < 300 or sent >= MIB:
                 failures.append(path)
