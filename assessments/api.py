@@ -11,6 +11,7 @@ from registry.auth.api_auth import api_user
 from registry.auth.permissions import authorize
 from registry.catalog import service as catalog
 from registry.catalog.schemas import PilotSchema
+from registry.request_limits import upload_route
 
 blp = Blueprint(
     "assessments_api",
@@ -93,6 +94,7 @@ class PilotEvidence(MethodView):
         authorize(api_user(), "pilot.read")
         return service.evidence_for(catalog.get_pilot(pilot_id))
 
+    @upload_route("MAX_EVIDENCE_BYTES", action="pilot.upload", pilot_arg="pilot_id")
     @blp.arguments(schemas.EvidenceUploadSchema, location="form")
     @blp.arguments(schemas.EvidenceFileSchema, location="files")
     @blp.response(201, schemas.EvidenceSchema)
@@ -142,6 +144,7 @@ class PilotBiasChecks(MethodView):
         authorize(api_user(), "pilot.read")
         return bias_checks.for_pilot(catalog.get_pilot(pilot_id))
 
+    @upload_route("MAX_UPLOAD_BYTES", action="pilot.upload", pilot_arg="pilot_id")
     @blp.arguments(schemas.BiasCheckFormSchema, location="form")
     @blp.arguments(schemas.BiasCheckFileSchema, location="files")
     @blp.response(201, schemas.BiasCheckSchema)

@@ -12,8 +12,17 @@ from flask import current_app
 from sqlalchemy import select, update
 
 import policies
-from assessments import bias_spec, charts, compliance, jobs, metrics_guide, verdicts
-from assessments.metrics import MAX_GROUPS, binary_denominators
+from assessments import (
+    bias_compute,
+    bias_spec,
+    charts,
+    compliance,
+    jobs,
+    metrics_guide,
+    sandbox,
+    upload_budget,
+)
+from assessments.metrics import MAX_GROUPS
 from assessments.models import BiasCheck
 from policies import store
 from policies.fairness import BINARY
@@ -60,11 +69,29 @@ def create(pilot: Pilot, upload, form: dict[str, Any], actor) -> BiasCheck:
         upload.stream, upload_root(), current_app.config["MAX_UPLOAD_BYTES"]
     ) as stored:
         file_format = check_tabular(stored.path)
-        prepared = bias_spec.prepare(stored.path, spec, max_classes=_max_classes())
+        display_name = Path(upload.filename).name[:255] or "upload"
+        # Refused from the footer (Parquet) or a streamed line count (CSV) before any data is
+        # read; then read and validated in a child process under a hard memory limit.
+        upload_budget.check_budget(
+            stored.path,
+            file_format,
+            budget(),
+            columns=spec.columns,
+            numeric=spec.numeric_columns,
+            filename=display_name,
+        )
+        prepared = _sandboxed(
+            bias_compute.inspect,
+            str(stored.path),
+            spec,
+            max_classes=_max_classes(),
+            max_rows=budget().max_rows,
+            filename=display_name,
+        )
         check = BiasCheck(
             pilot_id=pilot.id,
             name=(form.get("name") or "").strip()[:200] or None,
-            filename=Path(upload.filename).name[:255] or "upload",
+            filename=display_name,
             sha256=stored.sha256,
             size=stored.size,
             file_format=file_format,
@@ -85,8 +112,8 @@ def create(pilot: Pilot, upload, form: dict[str, Any], actor) -> BiasCheck:
             attempts=0,
             queued_at=datetime.now(UTC),
             created_by_id=actor.id,
-            n_rows=prepared.n_rows,
-            n_rows_dropped=prepared.n_rows_dropped,
+            n_rows=prepared["n_rows"],
+            n_rows_dropped=prepared["n_rows_dropped"],
         )
         db.session.add(check)
         db.session.flush()
@@ -99,8 +126,8 @@ def create(pilot: Pilot, upload, form: dict[str, Any], actor) -> BiasCheck:
                 "pilot_id": pilot.id,
                 "sha256": stored.sha256,
                 "size": stored.size,
-                "n_rows": prepared.n_rows,
-                "n_rows_dropped": prepared.n_rows_dropped,
+                "n_rows": prepared["n_rows"],
+                "n_rows_dropped": prepared["n_rows_dropped"],
                 "sensitive_features": spec.features,
                 "task": spec.task,
                 **({"aggregated": True} if spec.frequency else {}),
@@ -108,14 +135,42 @@ def create(pilot: Pilot, upload, form: dict[str, Any], actor) -> BiasCheck:
         )
         db.session.commit()
     # Aggregated input is small whatever the rows it stands for: it runs inline too.
-    work = len(prepared.features) if spec.frequency else prepared.n_rows
-    if work <= current_app.config.get("BIAS_CHECK_INLINE_ROWS", 200_000):
+    if prepared["work"] <= current_app.config.get("BIAS_CHECK_INLINE_ROWS", 200_000):
         # Small checks finish in well under a second: answer with the result straight away.
-        run(check.id, prepared=prepared)
+        run(check.id)
         db.session.refresh(check)
     else:
         jobs.enqueue(run_job, check.id)
     return check
+
+
+def budget() -> upload_budget.Budget:
+    """The most rows and decoded bytes one upload may hold (BIAS_CHECK_MAX_ROWS and
+    BIAS_CHECK_MEMORY_BUDGET_BYTES)."""
+    config = current_app.config
+    return upload_budget.Budget(
+        max_rows=int(config["BIAS_CHECK_MAX_ROWS"]),
+        max_bytes=int(config["BIAS_CHECK_MEMORY_BUDGET_BYTES"]),
+    )
+
+
+def sandbox_limits() -> sandbox.Limits:
+    """The hard limits of the child process that reads a file and computes its metrics."""
+    config = current_app.config
+    return sandbox.Limits(
+        memory_bytes=int(config["BIAS_CHECK_WORKER_MEMORY_BYTES"]),
+        cpu_seconds=int(config["BIAS_CHECK_WORKER_CPU_SECONDS"]),
+        wall_seconds=int(config.get("BIAS_CHECK_TIMEOUT_SECONDS", 900)),
+    )
+
+
+def _sandboxed(func, *args, filename: str, **kwargs):
+    """``func`` in a child process under sandbox_limits(); running out of them is a 422."""
+    try:
+        return sandbox.run_limited(func, *args, limits=sandbox_limits(), **kwargs)
+    except sandbox.ResourceLimitExceeded as error:
+        message = f"{filename} could not be checked: {error.message}."
+        raise ValidationFailed(message, {"file": [message]}) from None
 
 
 def limits() -> dict[str, int]:
@@ -136,7 +191,7 @@ def _heartbeat(check_id: int, **values: Any) -> None:
     db.session.commit()
 
 
-def run(check_id: int, *, prepared=None) -> None:
+def run(check_id: int) -> None:
     """Run a check to the end, recording every state in the database."""
     check = db.session.get(BiasCheck, check_id)
     if check is None or check.status not in ("queued", "running"):
@@ -150,52 +205,47 @@ def run(check_id: int, *, prepared=None) -> None:
         error=None,
     )
     try:
-        if prepared is None:
-            from assessments.storage import path_for
+        from assessments.storage import path_for
 
-            prepared = bias_spec.prepare(
-                path_for(upload_root(), check.sha256),
-                bias_spec.spec_of(check),
-                max_classes=_max_classes(),
-            )
-            _heartbeat(check_id)
         pilot = db.session.get(Pilot, check.pilot_id)
         version, document = store.active_policy()
         task = check.task or BINARY
         min_group_size, thresholds = policies.fairness_thresholds(
             document, pilot.risk_tier, task=task
         )
-        computed = prepared.compute(n_boot=N_BOOT, seed=SEED, min_group_size=min_group_size)
-        result = {**computed.to_dict(), "task": task}
-        if task == BINARY:  # people in each group's denominator, for the sample-size figures
-            result["denominators"] = binary_denominators(computed.cells)
-        if check.frequency:
-            result["aggregated"] = True
-            result["input_sha256"] = check.sha256
-        if thresholds:
-            judged = verdicts.judge(
-                result,
-                thresholds=thresholds,
+        # Reading the file and the metrics run in a child process under hard limits.
+        try:
+            outcome = sandbox.run_limited(
+                bias_compute.compute,
+                str(path_for(upload_root(), check.sha256)),
+                bias_spec.spec_of(check),
+                max_classes=_max_classes(),
+                max_rows=budget().max_rows,
+                n_boot=N_BOOT,
+                seed=SEED,
                 min_group_size=min_group_size,
-                policy_version=version.label,
+                thresholds=thresholds,
+                policy_label=version.label,
+                input_sha256=check.sha256,
+                limits=sandbox_limits(),
+                heartbeat=lambda: _heartbeat(check_id),
             )
-        else:  # the policy sets no thresholds for this kind of check
-            judged = verdicts.without_thresholds(task, version.label, min_group_size)
+        except sandbox.ResourceLimitExceeded as error:
+            raise ValidationFailed(f"The check could not be computed: {error.message}.") from None
+        _heartbeat(check_id)
+        result, judged = outcome["result"], outcome["judged"]
         svgs = charts.check_charts(result, judged["findings"])
-        if task == BINARY and judged["verdict"] == "fail":
-            analysis = _what_if(prepared, result, judged["findings"])
-            if analysis is not None:
-                result["what_if"] = analysis
-                if analysis.get("options"):
-                    svgs["what_if"] = charts.what_if_chart_svg(analysis)
+        analysis = result.get("what_if")
+        if analysis is not None and analysis.get("options"):
+            svgs["what_if"] = charts.what_if_chart_svg(analysis)
         previous = latest_succeeded(pilot, before_id=check_id)
         check = db.session.get(BiasCheck, check_id)
         check.results = result
         check.verdict = judged["verdict"]
         check.findings = judged["findings"]
         check.charts = svgs
-        check.n_rows = prepared.n_rows
-        check.n_rows_dropped = prepared.n_rows_dropped
+        check.n_rows = outcome["n_rows"]
+        check.n_rows_dropped = outcome["n_rows_dropped"]
         check.policy_version_id = version.id
         check.policy_version_label = version.label
         check.status = "succeeded"
@@ -232,32 +282,6 @@ def run(check_id: int, *, prepared=None) -> None:
         if not isinstance(error, ValidationFailed):
             log.exception("bias check %s failed", check_id)
         fail(check_id, message[:2000])
-
-
-def _what_if(prepared: Any, result: dict[str, Any], findings: list[dict[str, Any]]):
-    """The what-if analysis of a failing binary check with scores (None without scores)."""
-    from assessments.metrics_whatif import what_if
-
-    score = prepared.y_score
-    if score is None and prepared.y_score_bins is not None:
-        score = prepared.y_score_bins[0]
-    if score is None:
-        return None
-    try:
-        return what_if(
-            y_true=prepared.y_true,
-            y_score=score,
-            group_codes=prepared.group_codes,
-            groups=[g["group"] for g in result["by_group"]],
-            findings=findings,
-            disparities=result["disparities"],
-            current_accuracy=result["overall"].get("accuracy"),
-            weights=prepared.frequency,
-            seed=SEED,
-        )
-    except ValueError as error:  # e.g. a group with one outcome class only
-        log.info("what-if analysis not computed: %s", error)
-        return {"note": "The what-if analysis could not be computed for these data: " + str(error)}
 
 
 def run_job(check_id: int) -> None:

@@ -494,6 +494,10 @@ def _csv_capacity(size: int, sniffed: _Sniffed) -> int:
     return min(int(size / per_row * 1.25) + 1024, _MAX_INITIAL_ROWS)
 
 
+def _csv_block_bytes(size: int) -> int:
+    return min(max(size // 256, _CSV_BLOCK_BYTES[0]), _CSV_BLOCK_BYTES[1])
+
+
 def _read_csv(
     path: Path, sniffed: _Sniffed, columns: list[str], numeric: list[str]
 ) -> list[_Builder]:
@@ -513,7 +517,7 @@ def _read_csv(
                 read_options=pacsv.ReadOptions(
                     column_names=header,
                     skip_rows=1,
-                    block_size=min(max(size // 256, _CSV_BLOCK_BYTES[0]), _CSV_BLOCK_BYTES[1]),
+                    block_size=_csv_block_bytes(size),
                     use_threads=False,
                 ),
                 parse_options=pacsv.ParseOptions(delimiter=sniffed.delimiter),
@@ -538,13 +542,36 @@ def _read_csv(
 
 
 def _csv_records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """(line number where the record ends, fields) for each non-blank record after the header."""
+    """(line number where the record ends, fields) for each non-blank record after the header.
+
+    A field over the csv module's limit (128 KiB) is a ValidationFailed naming its line."""
     with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
-        next(reader, None)
-        for record in reader:
-            if record:
-                yield reader.line_num, record
+        try:
+            next(reader, None)
+            for record in reader:
+                if record:
+                    yield reader.line_num, record
+        except csv.Error as exc:
+            line = reader.line_num
+            raise _fail(
+                f"line {line}",
+                f"Line {line} could not be read as CSV: {exc} (a cell of more than "
+                f"{csv.field_size_limit():,} characters, or an unclosed quote).",
+            ) from exc
+
+
+def _long_line(path: Path, limit: int) -> int | None:
+    """The number of the first line longer than ``limit`` bytes (read in bounded pieces)."""
+    number = 0
+    with path.open("rb") as fh:
+        while line := fh.readline(limit + 1):
+            number += 1
+            if len(line) > limit and not line.endswith(b"\n"):
+                return number
+            if not line.endswith(b"\n"):
+                continue
+    return None
 
 
 def _explain_csv_error(
@@ -559,6 +586,15 @@ def _explain_csv_error(
                 except UnicodeDecodeError as err:
                     return _encoding_error(number, raw[err.start])
         return _fail("file", "The file is not UTF-8 text; save it with UTF-8 encoding.")
+    if "straddling" in message:  # a cell longer than a block of the reader
+        block = _csv_block_bytes(path.stat().st_size)
+        line = _long_line(path, block)
+        if line is not None:
+            return _fail(
+                f"line {line}",
+                f"Line {line} is longer than {block:,} bytes; a CSV cell may not be that long "
+                "(or a quote is not closed).",
+            )
     expected = len(sniffed.header)
     if "Expected" in message and "columns" in message:
         for line, record in _csv_records(path, sniffed.delimiter):
@@ -596,6 +632,8 @@ def _parquet_file(path: Path) -> pq.ParquetFile:
     try:
         with pa.OSFile(str(path), memory_pool=_POOL) as source:
             return pq.ParquetFile(source)
+    except MemoryError:
+        raise  # out of the reader's memory limit: not a damaged file
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise _fail("file", "The file starts like Parquet but could not be read.") from exc
 
@@ -652,10 +690,18 @@ def _read_parquet(path: Path, columns: list[str], numeric: list[str]) -> list[_B
             batches = reader.iter_batches(
                 batch_size=_PARQUET_ROWS, columns=columns, use_threads=False
             )
+            declared, seen = pf.metadata.num_rows, 0
             for batch in batches:
+                seen += batch.num_rows
+                if seen > declared:  # the footer's row count sized every budget: it must hold
+                    raise _fail(
+                        "file", f"The Parquet file holds more rows than the {declared:,} it declares."
+                    )
                 for builder in builders:
                     builder.add(batch.column(builder.name))
                 del batch
+    except MemoryError:
+        raise  # out of the reader's memory limit: not a damaged file
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise _fail("file", "The Parquet file could not be read.") from exc
     return builders

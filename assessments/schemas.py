@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from assessments.bias_input_kinds import MAX_OUTCOMES
 from policies.fairness import BINARY, TASKS
 from registry.catalog.vocabulary import RISK_TIERS
 
@@ -152,6 +153,7 @@ class BiasCheckFormSchema(ma.Schema):
     sensitive_features = fields.List(
         fields.String(validate=validate.Length(min=1, max=600)),
         required=True,
+        validate=validate.Length(max=3, error="Use at most three sensitive features."),
         metadata={"description": "Repeat the field, or separate names with commas (1 to 3)."},
     )
     positive_label = fields.String(load_default="1", validate=validate.Length(max=100))
@@ -164,6 +166,9 @@ class BiasCheckFormSchema(ma.Schema):
     )
     outcomes = fields.List(
         fields.String(validate=validate.Length(min=1, max=600)),
+        validate=validate.Length(
+            max=MAX_OUTCOMES, error=f"Name at most {MAX_OUTCOMES} outcome columns."
+        ),
         metadata={
             "description": "outcome_rates: the yes/no outcome columns (repeat the field, or "
             "separate names with commas)."

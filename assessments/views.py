@@ -17,6 +17,7 @@ from registry.catalog import service as catalog
 from registry.catalog.views import render_pilot_page
 from registry.catalog.vocabulary import RISK_TIERS
 from registry.errors import ValidationFailed
+from registry.request_limits import upload_route
 from registry.web import flash_errors
 
 bp = Blueprint("assessments", __name__, template_folder="templates")
@@ -96,6 +97,7 @@ def assessment_result(assessment_id: int):
 
 
 @bp.post("/pilots/<int:pilot_id>/evidence")
+@upload_route("MAX_EVIDENCE_BYTES", action="pilot.upload", pilot_arg="pilot_id")
 @login_required
 def upload_evidence(pilot_id: int):
     """Attach an evidence file to a pilot."""
@@ -169,6 +171,7 @@ def pilot_panel(pilot) -> dict[str, Any]:
 
 
 @bp.route("/pilots/<int:pilot_id>/bias-checks/new", methods=["GET", "POST"])
+@upload_route("MAX_UPLOAD_BYTES", action="pilot.upload", pilot_arg="pilot_id")
 @login_required
 def bias_check_new(pilot_id: int):
     """Upload model outputs and map their columns; the mapping pre-fills from the header."""

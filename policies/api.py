@@ -10,6 +10,7 @@ from policies import store
 from registry.api_base import RegistryBlueprint as Blueprint
 from registry.auth.api_auth import api_user
 from registry.auth.permissions import authorize
+from registry.request_limits import upload_route
 
 blp = Blueprint(
     "policies_api", __name__, url_prefix="/api/v1", description="Governance policy versions"
@@ -55,6 +56,7 @@ class Policies(MethodView):
         authorize(api_user(), "policy.read")
         return store.list_versions()
 
+    @upload_route("MAX_POLICY_BYTES", action="policy.manage")
     @blp.arguments(PolicyDraftSchema)
     @blp.response(201, PolicyVersionDetailSchema)
     def post(self, data):
@@ -79,6 +81,7 @@ class PolicyById(MethodView):
         authorize(api_user(), "policy.read")
         return store.get_version(version_id)
 
+    @upload_route("MAX_POLICY_BYTES", action="policy.manage")
     @blp.arguments(PolicyDraftSchema)
     @blp.response(200, PolicyVersionDetailSchema)
     @blp.alt_response(409, description="Published versions are immutable.")

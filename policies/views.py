@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from policies import store
 from registry.auth.permissions import authorize
 from registry.errors import ValidationFailed
+from registry.request_limits import upload_route
 
 bp = Blueprint("policies", __name__, template_folder="templates")
 
@@ -35,6 +36,7 @@ def _posted_body() -> str:
 
 
 @bp.route("/admin/policies/new", methods=["GET", "POST"])
+@upload_route("MAX_POLICY_BYTES", action="policy.manage")
 @login_required
 def policy_new():
     """Upload a draft policy version."""

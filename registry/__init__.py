@@ -67,7 +67,7 @@ def configure_logger(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from registry import notifications
+    from registry import notifications, request_limits
     from registry.auth import sessions
     from registry.extensions import api, csrf, db, login_manager, migrate
     from registry.json_provider import OrjsonProvider
@@ -81,6 +81,9 @@ def register_extensions(app: Flask) -> None:
         render_as_batch=True,
         compare_type=True,
     )
+    # The body limits and the checks made before a body is read come before the CSRF check,
+    # which reads (and would spool) the whole form.
+    request_limits.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     sessions.init_app(app)
@@ -131,6 +134,7 @@ def register_blueprints(app: Flask) -> None:
     from registry.catalog.views import bp as catalog_views
     from registry.extensions import api, csrf
     from registry.health import bp as health
+    from registry.request_limits import authorize_api_body
     from registry.views import bp as site_views
     from reports.api import blp as reports_api
     from reports.inventory_api import blp as inventory_api
@@ -139,6 +143,7 @@ def register_blueprints(app: Flask) -> None:
     from reports.views import bp as reports_views
 
     app.before_request(authenticate_api_request)
+    app.before_request(authorize_api_body)
     app.before_request(reject_nul_characters)
     for blueprint in (
         catalog_api,

@@ -15,9 +15,16 @@ _ENV_KEYS = {
     "REDIS_URL": str,
     "REGISTRY_ENV": str,
     "MAX_CONTENT_LENGTH": int,
+    "ANONYMOUS_MAX_CONTENT_LENGTH": int,
     "MAX_UPLOAD_BYTES": int,
     "MAX_EVIDENCE_BYTES": int,
+    "MAX_INVENTORY_IMPORT_BYTES": int,
+    "MAX_POLICY_BYTES": int,
     "BIAS_CHECK_MAX_CLASSES": int,
+    "BIAS_CHECK_MAX_ROWS": int,
+    "BIAS_CHECK_MEMORY_BUDGET_BYTES": int,
+    "BIAS_CHECK_WORKER_MEMORY_BYTES": int,
+    "BIAS_CHECK_WORKER_CPU_SECONDS": int,
     "UPLOAD_FOLDER": str,
     "MAIL_SERVER": str,
     "MAIL_PORT": int,
@@ -49,12 +56,28 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(instance_path) / 'registry.sqlite3'}",
         "SQLALCHEMY_ENGINE_OPTIONS": {},
         "REDIS_URL": None,
-        # Bias-check uploads are streamed to disk, so the request limit can be large.
-        "MAX_CONTENT_LENGTH": 2 * 1024**3 + 1024**2,
+        # Every request body is at most MAX_CONTENT_LENGTH bytes; the upload routes alone take
+        # their file limit (plus 64 KiB of form) instead (registry.request_limits).
+        "MAX_CONTENT_LENGTH": 1024**2,
+        # ... and a request from nobody signed in (the sign-in form, a concern) at most this.
+        "ANONYMOUS_MAX_CONTENT_LENGTH": 64 * 1024,
         "MAX_UPLOAD_BYTES": 2 * 1024**3,
         "MAX_EVIDENCE_BYTES": 25 * 1024**2,
+        "MAX_INVENTORY_IMPORT_BYTES": 64 * 1024**2,
+        # A policy document is at most 1,000,000 characters; JSON may spend 6 bytes on one.
+        "MAX_POLICY_BYTES": 6 * 1024**2,
         # A multiclass bias check with more classes than this is refused (422).
         "BIAS_CHECK_MAX_CLASSES": 50,
+        # Uploads within a budget (assessments.upload_budget): a bias-check file with more
+        # rows, or whose checked columns decode (from its Parquet footer, or its CSV line
+        # count) to more bytes, is refused with a 422 before any data is read.
+        "BIAS_CHECK_MAX_ROWS": 5_000_000,
+        "BIAS_CHECK_MEMORY_BUDGET_BYTES": 1024**3,
+        # Reading the file and computing the metrics run in a child process with these hard
+        # limits (RLIMIT_AS, RLIMIT_CPU; assessments.sandbox); past them the check is refused
+        # (422) or fails, and the web process is untouched.
+        "BIAS_CHECK_WORKER_MEMORY_BYTES": 3 * 1024**3,
+        "BIAS_CHECK_WORKER_CPU_SECONDS": 900,
         "UPLOAD_FOLDER": str(Path(instance_path) / "uploads"),
         "MAIL_SERVER": None,
         "MAIL_PORT": 25,

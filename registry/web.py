@@ -83,9 +83,15 @@ class Pager:
 
 
 def page_args(default_size: int = 25) -> tuple[int, int]:
-    """The page and page size from the query string, clamped to sane values."""
+    """The page and page size from the query string, clamped to sane values.
+
+    Pages past MAX_PAGE are read as MAX_PAGE (an empty page): a larger number would overflow
+    the database's OFFSET (a 500 on PostgreSQL and SQLite alike).
+    """
+    from registry.api_base import MAX_PAGE
+
     try:
-        page = max(1, int(request.args.get("page", 1)))
+        page = min(MAX_PAGE, max(1, int(request.args.get("page", 1))))
     except ValueError:
         page = 1
     try:

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from registry.auth.permissions import authorize
 from registry.catalog import vocabulary
+from registry.request_limits import upload_route
 from registry.web import Pager, page_args
 from reports import inventory
 
@@ -95,6 +96,7 @@ def inventory_page():
 
 
 @bp.route("/admin/inventory/import", methods=["GET", "POST"])
+@upload_route("MAX_INVENTORY_IMPORT_BYTES", action="inventory.import")
 @login_required
 def inventory_import():
     """Upload an OMB 2025 inventory CSV; show what was created, updated and rejected."""

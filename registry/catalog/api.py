@@ -21,6 +21,7 @@ from registry.catalog.schemas import (
     PilotUpdateSchema,
     RevisionSchema,
 )
+from registry.request_limits import authorize_before_body
 
 blp = Blueprint("pilots_api", __name__, url_prefix="/api/v1", description="AI pilots (use cases)")
 
@@ -61,6 +62,7 @@ class Pilots(MethodView):
         pagination_parameters.item_count = total
         return items
 
+    @authorize_before_body("pilot.create")
     @blp.arguments(PilotInputSchema)
     @blp.response(201, PilotSchema)
     @blp.alt_response(422, description="A field is invalid; `errors` names it.")
@@ -82,6 +84,7 @@ class PilotById(MethodView):
         blp.set_etag(_etag_data(pilot))
         return pilot
 
+    @authorize_before_body("pilot.update", pilot_arg="pilot_id")
     @blp.etag
     @blp.arguments(PilotUpdateSchema(partial=True))
     @blp.response(200, PilotSchema)
@@ -142,6 +145,7 @@ class DataSources(MethodView):
         pagination_parameters.item_count = total
         return items
 
+    @authorize_before_body("data_source.create")
     @blp.arguments(DataSourceInputSchema)
     @blp.response(201, DataSourceSchema)
     def post(self, data):

@@ -92,11 +92,14 @@ def test_bias_check_over_the_limit_is_413_json_and_leaves_nothing(app, client, o
     assert _count(BiasCheck) == 0 and _stored_files(app) == []
 
 
-def test_a_request_over_max_content_length_is_413_json(app, client, owner):
+def test_a_request_over_the_routes_limit_is_413_json(app, client, owner):
+    from registry.request_limits import FORM_OVERHEAD_BYTES
+
     app.config["MAX_CONTENT_LENGTH"] = 4096
-    response = _evidence(client, owner, b"a" * 8192, "big.txt")
+    app.config["MAX_EVIDENCE_BYTES"] = 1024
+    response = _evidence(client, owner, b"a" * (1024 + FORM_OVERHEAD_BYTES), "big.txt")
     assert response.status_code == 413 and response.is_json
-    assert response.get_json()["code"] == 413
+    assert response.get_json()["code"] == 413 and response.get_json()["errors"]["file"]
     assert _stored_files(app) == []
 
 
