@@ -9,7 +9,7 @@ from registry.auth.models import User
 from registry.errors import Unauthorized
 
 # API paths anyone may read: the API's own description, the public inventory with its
-# history, and (under /api/v1/public/) concerns from the public.
+# history, the signed audit checkpoints, and (under /api/v1/public/) concerns from the public.
 PUBLIC_API_PATHS = frozenset(
     {
         "/api/v1/openapi.json",
@@ -20,6 +20,7 @@ PUBLIC_API_PATHS = frozenset(
         "/api/v1/inventory/diff.csv",
         "/api/v1/inventory/diff.json",
         "/api/v1/inventory/waivers.json",
+        "/api/v1/audit/checkpoints",
     }
 )
 PUBLIC_API_PREFIXES = ("/api/v1/docs/", "/api/v1/public/")
