@@ -73,7 +73,9 @@ class ApiToken(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Space-separated: "read" (GET, HEAD and OPTIONS only) or "read write".
-    scopes: Mapped[str] = mapped_column(String(40), default="read write", server_default="read write")
+    scopes: Mapped[str] = mapped_column(
+        String(40), default="read write", server_default="read write"
+    )
 
     user: Mapped[User] = relationship(back_populates="tokens")
 

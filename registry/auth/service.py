@@ -138,15 +138,20 @@ def update_user(user: User, data: Mapping[str, Any], actor: User) -> User:
         user.name = data["name"].strip()
     if "role" in data:
         user.role = data["role"]
+    revoke_all = False
     if "active" in data:
         user.active = bool(data["active"])
         if not user.active:
             user.session_nonce = new_session_nonce()
+            revoke_all = True
     changes = audit.service.diff(before, audit.snapshot(user, USER_AUDIT_FIELDS))
     if data.get("password"):
         user.password_hash = hash_password(data["password"])
         user.session_nonce = new_session_nonce()
         changes["password"] = {"before": "***", "after": "*** (changed)"}
+        revoke_all = True
+    if revoke_all and (revoked := revoke_all_tokens(user)):
+        changes["api_tokens_revoked"] = revoked
     if changes:
         db.session.flush()
         audit.record(actor, "update", "user", user.id, changes)
@@ -175,24 +180,54 @@ def end_sessions(user: User) -> None:
     db.session.commit()
 
 
+def revoke_all_tokens(user: User) -> list[int]:
+    """Revoke every live token of the user (a password change, a deactivation); the ids."""
+    live = list(
+        db.session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        )
+    )
+    now = datetime.now(UTC)
+    for token in live:
+        token.revoked_at = now
+    return [token.id for token in live]
+
+
 def issue_token(
-    user: User, name: str, *, actor: User | None, expires_in_days: int | None = None
+    user: User,
+    name: str,
+    *,
+    actor: User | None,
+    expires_in_days: int | None = None,
+    scopes: tuple[str, ...] = tokens.DEFAULT_SCOPES,
 ) -> str:
     """Issue an API token for the user and return it in clear, once."""
-    _token, clear = create_token(user, name, actor=actor, expires_in_days=expires_in_days)
+    _token, clear = create_token(
+        user, name, actor=actor, expires_in_days=expires_in_days, scopes=scopes
+    )
     return clear
 
 
 def create_token(
-    user: User, name: str, *, actor: User | None, expires_in_days: int | None = None
+    user: User,
+    name: str,
+    *,
+    actor: User | None,
+    expires_in_days: int | None = None,
+    scopes: tuple[str, ...] = tokens.DEFAULT_SCOPES,
 ) -> tuple[ApiToken, str]:
-    """Issue an API token; return its row and the token in clear (shown once, never stored)."""
+    """Issue an API token; return its row and the token in clear (shown once, never stored).
+
+    It expires after `expires_in_days`, or TOKEN_DEFAULT_EXPIRY_DAYS when that is not given.
+    """
     if actor is not None and actor.id != user.id:
         authorize(actor, "user.manage")
     name = (name or "").strip() or "api"
-    token, clear = tokens.issue(user, name[:100], expires_in_days=expires_in_days)
+    token, clear = tokens.issue(
+        user, name[:100], expires_in_days=expires_in_days, scopes=tuple(scopes)
+    )
     db.session.flush()
-    changes = {"user": user.email, "name": token.name}
+    changes = {"user": user.email, "name": token.name, "scopes": token.scopes}
     if token.expires_at is not None:
         changes["expires_at"] = token.expires_at
     audit.record(actor or user, "create", "api_token", token.id, changes)
