@@ -40,12 +40,12 @@ def upgrade():
         "login_counters",
         sa.Column("key", sa.String(length=120), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_login_counters")),
     )
     with op.batch_alter_table("login_counters", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_login_counters_expires_at"), ["expires_at"], unique=False
+            batch_op.f("ix_login_counters_expires"), ["expires"], unique=False
         )
 
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
@@ -63,7 +63,7 @@ def downgrade():
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.drop_column("scopes")
     with op.batch_alter_table("login_counters", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_login_counters_expires_at"))
+        batch_op.drop_index(batch_op.f("ix_login_counters_expires"))
     op.drop_table("login_counters")
     with op.batch_alter_table("audit_checkpoints", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_checkpoints_seq"))
