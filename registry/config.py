@@ -43,6 +43,7 @@ _ENV_KEYS = {
     "AUDIT_TRUSTED_PUBLIC_KEYS": str,
     "AUDIT_CHECKPOINT_INTERVAL_SECONDS": int,
     "TOKEN_DEFAULT_EXPIRY_DAYS": int,
+    "HSTS_SECONDS": int,
 }
 
 
@@ -131,6 +132,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "AUDIT_CHECKPOINT_INTERVAL_SECONDS": 3600,
         # Days until an API token expires when its issuer does not say (API and command line).
         "TOKEN_DEFAULT_EXPIRY_DAYS": 90,
+        # Strict-Transport-Security max-age with REGISTRY_ENV=production (one year); 0 omits it.
+        "HSTS_SECONDS": 365 * 24 * 3600,
     }
 
 
