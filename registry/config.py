@@ -42,6 +42,7 @@ _ENV_KEYS = {
     "AUDIT_SIGNING_KEY_FILE": str,
     "AUDIT_TRUSTED_PUBLIC_KEYS": str,
     "AUDIT_CHECKPOINT_INTERVAL_SECONDS": int,
+    "AUDIT_CHECKPOINT_COPY_FILE": str,
     "TOKEN_DEFAULT_EXPIRY_DAYS": int,
     "HSTS_SECONDS": int,
 }
@@ -127,6 +128,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "AUDIT_SIGNING_KEY": None,
         "AUDIT_SIGNING_KEY_FILE": str(Path(instance_path) / "audit_signing_key.pem"),
         "AUDIT_TRUSTED_PUBLIC_KEYS": "",
+        # The signer's own copy of the last checkpoint it signed; unset: beside the key file.
+        "AUDIT_CHECKPOINT_COPY_FILE": None,
         # How often the web process (embedded mode) or `flask worker` (with REDIS_URL) signs a
         # checkpoint of a head that moved; 0 turns the schedule off (then use cron).
         "AUDIT_CHECKPOINT_INTERVAL_SECONDS": 3600,

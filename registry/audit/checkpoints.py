@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from flask import current_app
@@ -92,25 +93,64 @@ def _hash_at(seq: int) -> str | None:
     return db.session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == seq))
 
 
+def local_copy_path() -> Path:
+    """Where the signer keeps its own copy of the last checkpoint it signed (beside the key)."""
+    configured = current_app.config.get("AUDIT_CHECKPOINT_COPY_FILE")
+    if configured:
+        return Path(configured)
+    return Path(current_app.config["AUDIT_SIGNING_KEY_FILE"]).with_name(
+        "audit_last_checkpoint.json"
+    )
+
+
+def local_copy() -> dict[str, Any] | None:
+    """The signer's own copy of its last checkpoint, if it has one."""
+    path = local_copy_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        raise CheckpointRefused(f"{path} can't be read: {error}") from None
+    return data if isinstance(data, dict) and "seq" in data and "head" in data else None
+
+
+def _keep_local_copy(checkpoint: dict[str, Any]) -> None:
+    path = local_copy_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(json.dumps(checkpoint, sort_keys=True), encoding="utf-8")
+        temporary.replace(path)
+    except OSError as error:  # the stored and published copies still exist
+        log.warning("audit checkpoint: could not keep a local copy in %s: %s", path, error)
+
+
 def create(*, only_if_advanced: bool = False) -> AuditCheckpoint | None:
     """Sign the current chain head and store the checkpoint; the caller's session commits.
 
-    The events since the last checkpoint are verified first, starting from its signed hash:
-    a chain that no longer extends it is refused (CheckpointRefused) rather than signed.
-    With `only_if_advanced`, nothing is signed when the head has not moved since the last one.
+    First the chain must extend the last stored checkpoint and the signer's own copy of the
+    last one it signed (kept beside the key, out of a database writer's reach: deleting the
+    stored checkpoints does not get a rewritten history signed). The events after the newer
+    of the two are verified from its signed hash. A chain that fails is refused
+    (CheckpointRefused), never signed. With `only_if_advanced`, nothing is signed when the
+    head has not moved since the last checkpoint.
     """
     head_seq, head_hash = chain_head()
     last = latest()
     if last is not None and only_if_advanced and last.seq == head_seq and last.head == head_hash:
         return None
+    anchors = [(last.seq, last.head)] if last is not None else []
+    if (copy := local_copy()) is not None:
+        anchors.append((int(copy["seq"]), str(copy["head"])))
     start = (0, hash_chain.GENESIS_HASH)
-    if last is not None and last.seq <= head_seq:
-        if _hash_at(last.seq) != last.head:
+    for seq, head in anchors:
+        if seq > head_seq or _hash_at(seq) != head:
             raise CheckpointRefused(
-                f"event {last.seq} no longer has the hash signed in the last checkpoint; "
+                f"event {seq} no longer has the hash signed in the last checkpoint; "
                 "run `flask --app wsgi audit verify`"
             )
-        start = (last.seq, last.head)
+        start = max(start, (seq, head))
     result = hash_chain.verify(
         _events_after(start[0], head_seq), head=(head_seq, head_hash), after=start
     )
@@ -127,6 +167,8 @@ def create(*, only_if_advanced: bool = False) -> AuditCheckpoint | None:
     )
     db.session.add(checkpoint)
     db.session.flush()
+    # Written before the caller commits: the signed (seq, head) is in the chain either way.
+    _keep_local_copy(as_dict(checkpoint))
     log.info("audit checkpoint signed: event %s %s", head_seq, head_hash)
     return checkpoint
 

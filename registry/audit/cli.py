@@ -48,6 +48,18 @@ def verify(checkpoint_files: tuple[Path, ...], head: str | None) -> None:
     click.echo(f"audit chain intact: {result.count} events")
     click.echo(f"chain head: seq {result.head_seq} {result.head_hash}")
     count, problems = checkpoints.check_stored()
+    try:
+        own_copy = checkpoints.local_copy()
+    except checkpoints.CheckpointRefused as error:
+        raise click.ClickException(str(error)) from None
+    if own_copy is not None:
+        checked, found = checkpoints.check(
+            [own_copy],
+            public_keys=checkpoints.trusted_public_keys(),
+            label=f"signer's copy in {checkpoints.local_copy_path().name}",
+        )
+        count += checked
+        problems += found
     for path in checkpoint_files:
         try:
             checked, found = checkpoints.check_external(
@@ -85,8 +97,8 @@ def checkpoint() -> None:
         db.session.rollback()
         raise click.ClickException(f"not signed: {error}") from None
     db.session.commit()
-    assert made is not None
-    click.echo(json.dumps(checkpoints.as_dict(made), sort_keys=True))
+    if made is not None:  # always: only `only_if_advanced` skips signing
+        click.echo(json.dumps(checkpoints.as_dict(made), sort_keys=True))
 
 
 @audit_cli.command("public-key")

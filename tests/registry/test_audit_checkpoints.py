@@ -129,7 +129,8 @@ def test_checkpoint_signs_the_head_with_a_key_file_made_on_first_use(app, client
 
     result = verify(runner)
     assert result.exit_code == 0, result.output
-    assert "1 signed checkpoints verified" in result.output
+    # The stored one, and the signer's own copy kept beside the key.
+    assert "2 signed checkpoints verified" in result.output
 
 
 @pytest.fixture
@@ -285,3 +286,21 @@ def test_every_pdf_carries_the_latest_signed_checkpoint(client, factory, runner,
         assert "Latest signed checkpoint" in text, url
         for value in (made["head"], made["signature"], made["public_key"], made["signed_at"]):
             assert value in text, (url, value)
+
+
+def test_deleting_the_stored_checkpoints_does_not_get_a_rewrite_signed(
+    app, client, factory, runner, approved
+):
+    checkpoint(runner)
+    more_history(client, factory)
+    rewrite_history()
+    db.session.execute(sa.text("DELETE FROM audit_checkpoints"))
+    db.session.commit()
+    # The signer kept its own copy of what it signed, beside the key: it refuses ...
+    refused = runner.invoke(args=["audit", "checkpoint"])
+    assert refused.exit_code != 0 and "no longer has the hash signed" in refused.output
+    assert db.session.scalar(select(func.count()).select_from(AuditCheckpoint)) == 0
+    # ... and verify, with no file given, reports the rewrite.
+    result = verify(runner)
+    assert result.exit_code == 1 and "signer's copy" in result.output
+    assert "the history was rewritten" in result.output
