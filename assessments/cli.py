@@ -22,8 +22,11 @@ def worker(burst: bool) -> None:
 
     from assessments import bias_checks
     from assessments.jobs import QUEUE_NAME
+    from registry.audit import schedule as audit_schedule
 
     bias_checks.reap_stalled()
+    # With REDIS_URL the web processes leave the checkpoint schedule to the worker.
+    audit_schedule.start(current_app._get_current_object())
     # SimpleWorker runs jobs in this process, inside the app context the command set up.
     SimpleWorker([QUEUE_NAME], connection=Redis.from_url(redis_url)).work(burst=burst)
 

@@ -68,6 +68,7 @@ def configure_logger(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from registry import notifications, request_limits
+    from registry.audit import schedule as audit_schedule
     from registry.auth import sessions
     from registry.extensions import api, csrf, db, login_manager, migrate
     from registry.json_provider import OrjsonProvider
@@ -88,6 +89,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     sessions.init_app(app)
     notifications.init_app(app)
+    audit_schedule.init_app(app)
     api.init_app(app)
 
 

@@ -45,6 +45,13 @@ _ENV_KEYS = {
     "PUBLIC_INQUIRY_EMAIL": str,
     "PUBLIC_INQUIRY_EMAILS": json.loads,
     "LINK_CHECK_TIMEOUT_SECONDS": int,
+    "AUDIT_SIGNING_KEY": str,
+    "AUDIT_SIGNING_KEY_FILE": str,
+    "AUDIT_TRUSTED_PUBLIC_KEYS": str,
+    "AUDIT_CHECKPOINT_INTERVAL_SECONDS": int,
+    "AUDIT_CHECKPOINT_COPY_FILE": str,
+    "TOKEN_DEFAULT_EXPIRY_DAYS": int,
+    "HSTS_SECONDS": int,
 }
 
 
@@ -136,6 +143,23 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # The background check of links in public text.
         "LINK_CHECK_TIMEOUT_SECONDS": 5,
         "LINK_CHECK_ALLOW_PRIVATE": False,
+        # Signed audit checkpoints (registry.audit.checkpoints). The Ed25519 signing key lives
+        # outside the database: AUDIT_SIGNING_KEY (base64 of the raw 32-byte private key) or
+        # the PEM file AUDIT_SIGNING_KEY_FILE, created (mode 0600) on first use if missing.
+        # AUDIT_TRUSTED_PUBLIC_KEYS lists the public keys of retired keys (base64, separated by
+        # spaces or commas), so checkpoints they signed still verify after a rotation.
+        "AUDIT_SIGNING_KEY": None,
+        "AUDIT_SIGNING_KEY_FILE": str(Path(instance_path) / "audit_signing_key.pem"),
+        "AUDIT_TRUSTED_PUBLIC_KEYS": "",
+        # The signer's own copy of the last checkpoint it signed; unset: beside the key file.
+        "AUDIT_CHECKPOINT_COPY_FILE": None,
+        # How often the web process (embedded mode) or `flask worker` (with REDIS_URL) signs a
+        # checkpoint of a head that moved; 0 turns the schedule off (then use cron).
+        "AUDIT_CHECKPOINT_INTERVAL_SECONDS": 3600,
+        # Days until an API token expires when its issuer does not say (API and command line).
+        "TOKEN_DEFAULT_EXPIRY_DAYS": 90,
+        # Strict-Transport-Security max-age with REGISTRY_ENV=production (one year); 0 omits it.
+        "HSTS_SECONDS": 365 * 24 * 3600,
     }
 
 

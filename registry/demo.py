@@ -59,9 +59,20 @@ def seed_pilots(users: dict, sources: dict[str, DataSource]) -> list[Pilot]:
 
 
 @click.command("seed-demo")
+@click.option(
+    "--force", is_flag=True, help="Seed even with REGISTRY_ENV=production (never do this)."
+)
 @with_appcontext
-def seed_demo() -> None:
+def seed_demo(force: bool) -> None:
     """Load demo users, data sources and pilots (idempotent) and print the logins."""
+    if current_app.config.get("REGISTRY_ENV") == "production" and not force:
+        # The demo accounts, an administrator among them, have published passwords.
+        click.echo(
+            "seed-demo: refused with REGISTRY_ENV=production: it creates an administrator "
+            "whose password is published. Give --force to seed anyway.",
+            err=True,
+        )
+        raise click.exceptions.Exit(2)
     users = seed_users()
     admin = users["admin@demo.gov"]
     sources = seed_data_sources(admin)

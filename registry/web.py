@@ -206,4 +206,10 @@ def init_app(app: Flask) -> None:
                 "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
             )
         response.headers.setdefault("X-Frame-Options", "DENY")
+        hsts_seconds = int(app.config.get("HSTS_SECONDS") or 0)
+        if app.config.get("REGISTRY_ENV") == "production" and hsts_seconds > 0:
+            # Browsers ignore it over plain HTTP, so it is safe to send on every response.
+            response.headers.setdefault(
+                "Strict-Transport-Security", f"max-age={hsts_seconds}; includeSubDomains"
+            )
         return response

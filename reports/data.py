@@ -12,6 +12,7 @@ from sqlalchemy import and_, func, or_, select
 
 from assessments import bias_checks, concerns, incidents, risks, service, workflow
 from assessments.models import BiasCheck, Condition, Decision, Evidence, ImpactAssessment
+from registry.audit import checkpoints
 from registry.audit.models import AuditEvent
 from registry.audit.service import chain_head, jsonable
 from registry.catalog import lifecycle
@@ -163,10 +164,14 @@ def _revision_status(pilot: Pilot) -> dict[str, Any]:
 
 
 def verification(data: dict[str, Any]) -> dict[str, Any]:
-    """The hash of the report's inputs and the audit chain head at render time."""
+    """The hash of the report's inputs, the audit chain head at render time and its last signed checkpoint."""
     head_seq, head_hash = chain_head()
+    signed = checkpoints.latest()
     return {"input_sha256": input_digest(data), "chain_head_seq": head_seq, "chain_head_hash": head_hash,
-            "rendered_at": dt.datetime.now(dt.UTC)}
+            "rendered_at": dt.datetime.now(dt.UTC),
+            # The newest signed checkpoint: a copy kept outside the registry, which
+            # `flask --app wsgi audit verify --checkpoint FILE` checks the chain against.
+            "checkpoint": checkpoints.as_dict(signed) if signed is not None else None}
 
 
 # ---- the portfolio -------------------------------------------------------------------------

@@ -134,6 +134,7 @@ def app(database_uri, tmp_path):
             **BASE_CONFIG,
             "SQLALCHEMY_DATABASE_URI": database_uri,
             "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+            "AUDIT_SIGNING_KEY_FILE": str(tmp_path / "audit_signing_key.pem"),
         }
     )
     yield app

@@ -8,6 +8,7 @@ from marshmallow import fields, validate
 from sqlalchemy import func, select
 
 from registry.api_base import RegistryBlueprint as Blueprint
+from registry.audit import checkpoints
 from registry.audit.models import AuditEvent
 from registry.auth.api_auth import api_user
 from registry.auth.permissions import authorize
@@ -65,3 +66,27 @@ class AuditEvents(MethodView):
             .limit(pagination_parameters.page_size)
             .offset(pagination_parameters.first_item)
         ).all()
+
+
+class CheckpointSchema(ma.Schema):
+    seq = fields.Integer(metadata={"description": "The sequence number of the event signed"})
+    head = fields.String(metadata={"description": "That event's hash (sha256, hex)"})
+    signed_at = fields.String(metadata={"description": "UTC, e.g. 2026-11-30T19:00:00Z"})
+    signature = fields.String(metadata={"description": "Ed25519 signature, base64"})
+    public_key = fields.String(metadata={"description": "The key that signed it, base64"})
+
+
+class CheckpointDocumentSchema(ma.Schema):
+    public_key = fields.String(
+        metadata={"description": "The current signing key's public half (raw Ed25519, base64)"}
+    )
+    checkpoints = fields.List(fields.Nested(CheckpointSchema))
+
+
+@blp.route("/audit/checkpoints")
+class AuditCheckpoints(MethodView):
+    @blp.response(200, CheckpointDocumentSchema)
+    @blp.doc(security=[])
+    def get(self):
+        """Every signed checkpoint of the audit chain head, with the public key (no sign-in)."""
+        return checkpoints.document()

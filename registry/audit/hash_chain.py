@@ -73,7 +73,12 @@ class Verification:
     reason: str | None = None
 
 
-def verify(events: Iterable[ChainEvent], *, head: tuple[int, str] | None = None) -> Verification:
+def verify(
+    events: Iterable[ChainEvent],
+    *,
+    head: tuple[int, str] | None = None,
+    after: tuple[int, str] = (0, GENESIS_HASH),
+) -> Verification:
     """Walk events in sequence order and report the first one that breaks the chain.
 
     Parameters
@@ -82,15 +87,17 @@ def verify(events: Iterable[ChainEvent], *, head: tuple[int, str] | None = None)
         The stored events, ordered by ``seq``.
     head : (seq, hash), optional
         The recorded chain head; it catches events deleted from the end of the chain.
+    after : (seq, hash), optional
+        Where the walk starts: the events given follow the event with this sequence number
+        and hash (a signed checkpoint). The default starts at the genesis.
 
     Returns
     -------
     Verification
     """
-    prev_hash = GENESIS_HASH
-    expected_seq = 1
+    last_seq, prev_hash = after
+    expected_seq = last_seq + 1
     count = 0
-    last_seq = 0
     for event in events:
         if event.seq != expected_seq:
             return Verification(

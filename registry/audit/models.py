@@ -38,3 +38,20 @@ class AuditChainHead(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(db.Model):
+    """A signed statement that the chain's event `seq` had hash `head` at `signed_at`.
+
+    The signing key lives outside the database (registry.audit.signing): whoever can rewrite
+    these rows can't sign new ones, so a rewritten history no longer matches its checkpoints.
+    """
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, index=True)
+    head: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    signature: Mapped[str] = mapped_column(String(100))
+    public_key: Mapped[str] = mapped_column(String(60))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -142,8 +142,10 @@ def record_change(
     return record(actor, action, entity_type, entity_id, diff(before, after))
 
 
-def _stored_events() -> Iterable[hash_chain.ChainEvent]:
-    result = db.session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars()
+def stored_events(stmt: Select | None = None) -> Iterator[hash_chain.ChainEvent]:
+    """The stored events (all, or those `stmt` selects) in sequence order, for verification."""
+    stmt = select(AuditEvent) if stmt is None else stmt
+    result = db.session.execute(stmt.order_by(AuditEvent.seq)).scalars()
     for event in result.yield_per(1000):
         yield hash_chain.ChainEvent(
             seq=event.seq,
@@ -165,7 +167,7 @@ def verify_stored_chain() -> hash_chain.Verification:
     """Verify every stored event against its hash, its predecessor and the recorded head."""
     head_row = db.session.get(AuditChainHead, HEAD_ID)
     head = (head_row.seq, head_row.hash) if head_row else (0, hash_chain.GENESIS_HASH)
-    return hash_chain.verify(_stored_events(), head=head)
+    return hash_chain.verify(stored_events(), head=head)
 
 
 def chain_head() -> tuple[int, str]:

@@ -9,13 +9,12 @@ from flask.views import MethodView
 from marshmallow import fields, validate
 
 from registry.api_base import RegistryBlueprint as Blueprint
-from registry.auth import service
+from registry.auth import service, tokens
 from registry.auth.api_auth import api_user
 from registry.auth.permissions import authorize
 
 blp = Blueprint("tokens_api", __name__, url_prefix="/api/v1", description="Your API tokens")
 
-DEFAULT_EXPIRY_DAYS = 90
 MAX_EXPIRY_DAYS = 366
 
 
@@ -42,6 +41,10 @@ class TokenSchema(ma.Schema):
     last_used_at = UtcDateTime(allow_none=True)
     expires_at = UtcDateTime(allow_none=True)
     revoked_at = UtcDateTime(allow_none=True)
+    scopes = fields.Function(
+        lambda t: t.scopes.split(),
+        metadata={"description": '["read"] or ["read", "write"]'},
+    )
 
 
 class IssuedTokenSchema(TokenSchema):
@@ -54,10 +57,26 @@ class TokenInputSchema(ma.Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     expires_in_days = fields.Integer(
         strict=True,
-        load_default=DEFAULT_EXPIRY_DAYS,
+        load_default=None,
         validate=validate.Range(min=1, max=MAX_EXPIRY_DAYS),
-        metadata={"description": f"Days until the token expires (default {DEFAULT_EXPIRY_DAYS})"},
+        metadata={
+            "description": "Days until the token expires (default TOKEN_DEFAULT_EXPIRY_DAYS, 90)"
+        },
     )
+    scopes = fields.List(
+        fields.String(validate=validate.OneOf(["read", "write"])),
+        load_default=lambda: list(tokens.DEFAULT_SCOPES),
+        validate=validate.Length(min=1, max=2),
+        metadata={
+            "description": '["read"] (GET only: every write answers 403) or ["read", "write"] '
+            "(the default)"
+        },
+    )
+
+    @ma.validates("scopes")
+    def validate_scopes(self, value, **_kwargs):
+        if tuple(dict.fromkeys(sorted(value))) not in tokens.SCOPE_CHOICES:
+            raise ma.ValidationError('Choose ["read"] or ["read", "write"].')
 
 
 @blp.route("/tokens")
@@ -77,7 +96,11 @@ class Tokens(MethodView):
         user = api_user()
         authorize(user, "token.manage")
         token, clear = service.create_token(
-            user, data["name"], actor=user, expires_in_days=data["expires_in_days"]
+            user,
+            data["name"],
+            actor=user,
+            expires_in_days=data["expires_in_days"],
+            scopes=tuple(dict.fromkeys(sorted(data["scopes"]))),
         )
         token.token = clear
         return token

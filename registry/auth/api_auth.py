@@ -6,10 +6,10 @@ from flask import g, request
 
 from registry.auth import tokens
 from registry.auth.models import User
-from registry.errors import Unauthorized
+from registry.errors import Forbidden, Unauthorized
 
 # API paths anyone may read: the API's own description, the public inventory with its
-# history, and (under /api/v1/public/) concerns from the public.
+# history, the signed audit checkpoints, and (under /api/v1/public/) concerns from the public.
 PUBLIC_API_PATHS = frozenset(
     {
         "/api/v1/openapi.json",
@@ -20,6 +20,7 @@ PUBLIC_API_PATHS = frozenset(
         "/api/v1/inventory/diff.csv",
         "/api/v1/inventory/diff.json",
         "/api/v1/inventory/waivers.json",
+        "/api/v1/audit/checkpoints",
     }
 )
 PUBLIC_API_PREFIXES = ("/api/v1/docs/", "/api/v1/public/")
@@ -33,7 +34,13 @@ def authenticate_api_request() -> None:
     """Before every /api/ request: resolve the bearer token, or answer 401."""
     if not request.path.startswith("/api/") or is_public_api_path(request.path):
         return
-    g.api_user = tokens.authenticate(request.headers.get("Authorization"))
+    g.api_user, scopes = tokens.authenticate(request.headers.get("Authorization"))
+    # Checked here, before any view parses the body: a read-only token writes nothing.
+    if request.method not in tokens.SAFE_METHODS and "write" not in scopes:
+        raise Forbidden(
+            f"This API token is read-only (scopes: read); {request.method} needs a token with "
+            "the write scope."
+        )
 
 
 def api_user() -> User:

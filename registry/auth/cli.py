@@ -7,7 +7,7 @@ import secrets
 import click
 from flask.cli import AppGroup
 
-from registry.auth import service
+from registry.auth import service, tokens
 from registry.auth.models import ROLES
 from registry.errors import ValidationFailed
 
@@ -50,16 +50,23 @@ def create_user(email: str, name: str, role: str, password: str | None) -> None:
 @click.argument("email")
 @click.option("--name", default="cli", show_default=True, help="A label for the token.")
 @click.option(
-    "--expires-in-days", type=click.IntRange(min=1), help="Expire the token after N days."
+    "--expires-in-days",
+    type=click.IntRange(min=1),
+    help="Expire the token after N days (default TOKEN_DEFAULT_EXPIRY_DAYS, 90).",
 )
-def create_token(email: str, name: str, expires_in_days: int | None) -> None:
+@click.option("--read-only", is_flag=True, help="Scope read: every write answers 403.")
+def create_token(email: str, name: str, expires_in_days: int | None, read_only: bool) -> None:
     """Issue an API token; the token alone is printed on the last line."""
     user = service.find_user(email)
     if user is None:
         click.echo(f"email: no user has the email {email!r}", err=True)
         raise click.exceptions.Exit(2)
     click.echo(f"token for {user.email} ({name}); store it now, it is not shown again:")
-    click.echo(service.issue_token(user, name, actor=None, expires_in_days=expires_in_days))
+    scopes = ("read",) if read_only else tokens.DEFAULT_SCOPES
+    clear = service.issue_token(
+        user, name, actor=None, expires_in_days=expires_in_days, scopes=scopes
+    )
+    click.echo(clear)
 
 
 @tokens_cli.command("revoke")

@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, func
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.extensions import db
@@ -72,5 +72,24 @@ class ApiToken(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Space-separated: "read" (GET, HEAD and OPTIONS only) or "read write".
+    scopes: Mapped[str] = mapped_column(
+        String(40), default="read write", server_default="read write"
+    )
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class LoginCounter(db.Model):
+    """A sign-in throttle counter in a fixed window, shared by every process on the database.
+
+    registry.auth.throttle adds to it with one INSERT ... ON CONFLICT DO UPDATE ... RETURNING,
+    so concurrent attempts each get a distinct count before any password is checked.
+    """
+
+    __tablename__ = "login_counters"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    # Unix time, so that both engines compare it as a number.
+    expires: Mapped[float] = mapped_column(Float, index=True)

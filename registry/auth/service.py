@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,15 +38,31 @@ def common_passwords() -> frozenset[str]:
     return _COMMON_PASSWORDS
 
 
-def password_problems(password: str | None) -> list[str]:
-    """Why a password is not acceptable (empty when it is)."""
+def _visible(text: str) -> str:
+    """The text without whitespace of any kind (no-break spaces too) or invisible characters."""
+    return "".join(
+        ch for ch in text if not ch.isspace() and unicodedata.category(ch) not in _INVISIBLE
+    )
+
+
+_INVISIBLE = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+
+
+def password_problems(password: str | None, email: str | None = None) -> list[str]:
+    """Why a password is not acceptable (empty when it is); `email` is the account's own."""
     if not password:
         return ["A password is required."]
     problems = []
+    visible = _visible(password)
+    if not visible:
+        return ["The password is only spaces. Use at least 12 characters that are not spaces."]
     if len(password) < MIN_PASSWORD_LENGTH:
         problems.append(f"Use at least {MIN_PASSWORD_LENGTH} characters.")
     if password.lower() in common_passwords():
         problems.append("This password is on the list of commonly used passwords.")
+    own = _visible(email or "").casefold()
+    if own and own in visible.casefold():
+        problems.append("The password must not contain the account's email address.")
     return problems
 
 
@@ -75,7 +92,9 @@ def list_users() -> list[User]:
     return list(db.session.scalars(select(User).order_by(User.role, User.email)))
 
 
-def _validate_user_fields(data: Mapping[str, Any], *, creating: bool) -> dict[str, list[str]]:
+def _validate_user_fields(
+    data: Mapping[str, Any], *, creating: bool, email: str | None = None
+) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if creating or "name" in data:
         name = (data.get("name") or "").strip()
@@ -87,7 +106,7 @@ def _validate_user_fields(data: Mapping[str, Any], *, creating: bool) -> dict[st
         if data.get("role") not in ROLES:
             errors["role"] = [f"Choose one of: {', '.join(ROLES)}."]
     if data.get("password") is not None or creating:
-        if problems := password_problems(data.get("password")):
+        if problems := password_problems(data.get("password"), email):
             errors["password"] = problems
     return errors
 
@@ -96,12 +115,13 @@ def create_user(data: Mapping[str, Any], actor: User | None) -> User:
     """Create an account. `actor` is None only for the command line."""
     if actor is not None:
         authorize(actor, "user.manage")
-    errors = _validate_user_fields(data, creating=True)
+    errors: dict[str, list[str]] = {}
     email = ""
     try:
         email = normalise_email(data.get("email") or "")
     except ValidationFailed as error:
         errors.update(error.errors)
+    errors.update(_validate_user_fields(data, creating=True, email=email or data.get("email")))
     if email and db.session.scalar(select(func.count()).where(User.email == email)):
         errors["email"] = [f"A user with the email {email} already exists."]
     if errors:
@@ -126,7 +146,7 @@ def create_user(data: Mapping[str, Any], actor: User | None) -> User:
 def update_user(user: User, data: Mapping[str, Any], actor: User) -> User:
     """Change a user's name, role, active flag or password."""
     authorize(actor, "user.manage")
-    errors = _validate_user_fields(data, creating=False)
+    errors = _validate_user_fields(data, creating=False, email=user.email)
     if user.id == actor.id and (
         data.get("role", user.role) != "admin" or data.get("active") is False
     ):
@@ -138,15 +158,20 @@ def update_user(user: User, data: Mapping[str, Any], actor: User) -> User:
         user.name = data["name"].strip()
     if "role" in data:
         user.role = data["role"]
+    revoke_all = False
     if "active" in data:
         user.active = bool(data["active"])
         if not user.active:
             user.session_nonce = new_session_nonce()
+            revoke_all = True
     changes = audit.service.diff(before, audit.snapshot(user, USER_AUDIT_FIELDS))
     if data.get("password"):
         user.password_hash = hash_password(data["password"])
         user.session_nonce = new_session_nonce()
         changes["password"] = {"before": "***", "after": "*** (changed)"}
+        revoke_all = True
+    if revoke_all and (revoked := revoke_all_tokens(user)):
+        changes["api_tokens_revoked"] = revoked
     if changes:
         db.session.flush()
         audit.record(actor, "update", "user", user.id, changes)
@@ -175,24 +200,54 @@ def end_sessions(user: User) -> None:
     db.session.commit()
 
 
+def revoke_all_tokens(user: User) -> list[int]:
+    """Revoke every live token of the user (a password change, a deactivation); the ids."""
+    live = list(
+        db.session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        )
+    )
+    now = datetime.now(UTC)
+    for token in live:
+        token.revoked_at = now
+    return [token.id for token in live]
+
+
 def issue_token(
-    user: User, name: str, *, actor: User | None, expires_in_days: int | None = None
+    user: User,
+    name: str,
+    *,
+    actor: User | None,
+    expires_in_days: int | None = None,
+    scopes: tuple[str, ...] = tokens.DEFAULT_SCOPES,
 ) -> str:
     """Issue an API token for the user and return it in clear, once."""
-    _token, clear = create_token(user, name, actor=actor, expires_in_days=expires_in_days)
+    _token, clear = create_token(
+        user, name, actor=actor, expires_in_days=expires_in_days, scopes=scopes
+    )
     return clear
 
 
 def create_token(
-    user: User, name: str, *, actor: User | None, expires_in_days: int | None = None
+    user: User,
+    name: str,
+    *,
+    actor: User | None,
+    expires_in_days: int | None = None,
+    scopes: tuple[str, ...] = tokens.DEFAULT_SCOPES,
 ) -> tuple[ApiToken, str]:
-    """Issue an API token; return its row and the token in clear (shown once, never stored)."""
+    """Issue an API token; return its row and the token in clear (shown once, never stored).
+
+    It expires after `expires_in_days`, or TOKEN_DEFAULT_EXPIRY_DAYS when that is not given.
+    """
     if actor is not None and actor.id != user.id:
         authorize(actor, "user.manage")
     name = (name or "").strip() or "api"
-    token, clear = tokens.issue(user, name[:100], expires_in_days=expires_in_days)
+    token, clear = tokens.issue(
+        user, name[:100], expires_in_days=expires_in_days, scopes=tuple(scopes)
+    )
     db.session.flush()
-    changes = {"user": user.email, "name": token.name}
+    changes = {"user": user.email, "name": token.name, "scopes": token.scopes}
     if token.expires_at is not None:
         changes["expires_at"] = token.expires_at
     audit.record(actor or user, "create", "api_token", token.id, changes)

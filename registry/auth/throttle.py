@@ -10,10 +10,19 @@ Two counters, each in a fixed window:
   whichever emails it tries (password spraying). Successful sign-ins never count, so an office
   behind one NAT address is not locked out by its own colleagues.
 
+Each attempt is counted atomically *before* its password is checked (``begin``), so attempts
+sent at once each get a distinct count and at most ``LOGIN_MAX_FAILURES`` passwords are checked
+per email and window, however many arrive together; a successful sign-in then clears the email's
+count and gives its slot back to the address. (Counting after the check let 22 of 27
+simultaneous guesses through: each had passed the lock check before any failure was counted.)
+
 The email is counted whether or not an account has it, so the lockout does not reveal which
 emails exist; it is stored only as a sha256. Counters live in Redis when ``REDIS_URL`` is set
-(shared by every gunicorn worker), and in this process's memory otherwise (per worker). If
-Redis stops answering, the counters fall back to memory rather than letting every sign-in fail.
+(``INCR`` with an expiry; shared by every gunicorn worker), and otherwise in the database's
+``login_counters`` table (one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``, on SQLite and
+PostgreSQL alike; shared by every worker on the database). If Redis stops answering they fall
+back to the database, and if that fails too, to this process's memory, rather than letting every
+sign-in fail.
 The client address is ``request.remote_addr``: behind a reverse proxy, set ``TRUSTED_PROXIES``
 (werkzeug's ``ProxyFix``, applied in ``registry.create_app``) so that it is the real client's.
 """
@@ -28,6 +37,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from flask import Flask, current_app
+from sqlalchemy import case, delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from registry.auth.models import LoginCounter
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +69,9 @@ class Store(Protocol):
     def set(self, key: str, value: int, ttl: int) -> None: ...
 
     def delete(self, *keys: str) -> None: ...
+
+    def decr(self, key: str) -> None:
+        """Take one off a live counter (never below zero)."""
 
 
 class MemoryStore:
@@ -115,6 +131,104 @@ class MemoryStore:
             for key in keys:
                 self._data.pop(key, None)
 
+    def decr(self, key: str) -> None:
+        with self._lock:
+            entry = self._live(key, time.monotonic())
+            if entry is not None:
+                self._data[key] = (max(0, entry[0] - 1), entry[1])
+
+
+class DatabaseStore:
+    """Counters in the `login_counters` table, shared by every process on the database.
+
+    `incr` is one statement that inserts the counter or adds one to it (restarting it when its
+    window has ended) and returns the new count: the row lock (PostgreSQL) or the write lock
+    (SQLite) makes concurrent increments queue, so no two attempts see the same count. Each
+    call runs in its own short transaction, committed at once, apart from the request's session.
+    """
+
+    PURGE_EVERY = 200
+
+    def __init__(self) -> None:
+        self._calls = 0
+
+    @staticmethod
+    def _insert(dialect: str):
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(LoginCounter)
+
+    def _engine(self):
+        from registry.extensions import db
+
+        return db.engine
+
+    def incr(self, key: str, window: int) -> int:
+        engine = self._engine()
+        now = time.time()
+        stmt = self._insert(engine.dialect.name).values(key=key, count=1, expires=now + window)
+        ended = LoginCounter.expires <= now
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[LoginCounter.key],
+            set_={
+                "count": case((ended, 1), else_=LoginCounter.count + 1),
+                "expires": case((ended, now + window), else_=LoginCounter.expires),
+            },
+        ).returning(LoginCounter.count)
+        with engine.begin() as conn:
+            count = conn.execute(stmt).scalar_one()
+            self._calls += 1
+            if self._calls % self.PURGE_EVERY == 0:
+                conn.execute(delete(LoginCounter).where(LoginCounter.expires <= now))
+        return int(count)
+
+    def get(self, key: str) -> int:
+        with self._engine().connect() as conn:
+            found = conn.execute(
+                select(LoginCounter.count).where(
+                    LoginCounter.key == key, LoginCounter.expires > time.time()
+                )
+            ).scalar()
+        return int(found or 0)
+
+    def ttl(self, key: str) -> int:
+        now = time.time()
+        with self._engine().connect() as conn:
+            expires = conn.execute(
+                select(LoginCounter.expires).where(
+                    LoginCounter.key == key, LoginCounter.expires > now
+                )
+            ).scalar()
+        return 0 if expires is None else max(1, int(expires - now + 0.999))
+
+    def set(self, key: str, value: int, ttl: int) -> None:
+        engine = self._engine()
+        expires = time.time() + ttl
+        stmt = self._insert(engine.dialect.name).values(key=key, count=value, expires=expires)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[LoginCounter.key], set_={"count": value, "expires": expires}
+        )
+        with engine.begin() as conn:
+            conn.execute(stmt)
+
+    def delete(self, *keys: str) -> None:
+        with self._engine().begin() as conn:
+            conn.execute(delete(LoginCounter).where(LoginCounter.key.in_(keys)))
+
+    def decr(self, key: str) -> None:
+        with self._engine().begin() as conn:
+            conn.execute(
+                update(LoginCounter)
+                .where(
+                    LoginCounter.key == key,
+                    LoginCounter.count > 0,
+                    LoginCounter.expires > time.time(),
+                )
+                .values(count=LoginCounter.count - 1)
+            )
+
 
 class RedisStore:
     """Counters in Redis, shared by every worker process."""
@@ -143,6 +257,21 @@ class RedisStore:
     def delete(self, *keys: str) -> None:
         self.redis.delete(*keys)
 
+    def decr(self, key: str) -> None:
+        # DECR on an expired key would create it at -1 without an expiry: remove that.
+        if int(self.redis.decr(key)) <= 0:
+            self.redis.delete(key)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in attempt already counted, whose password may now be checked."""
+
+    email: str
+    address: str | None
+    count: int
+    address_count: int
+
 
 @dataclass(frozen=True)
 class Refusal:
@@ -157,6 +286,7 @@ class LoginThrottle:
         self.config = {key: app.config[key] for key in SETTINGS}
         self.redis_url = app.config.get("REDIS_URL")
         self.memory = MemoryStore()
+        self.database = DatabaseStore()
         self.redis = RedisStore(self.redis_url) if self.redis_url else None
 
     # -- keys ---------------------------------------------------------------------------------
@@ -183,7 +313,13 @@ class LoginThrottle:
             try:
                 return getattr(self.redis, operation)(*args)
             except Exception as error:  # noqa: BLE001 - any Redis failure means the same here
-                log.warning("login throttle: Redis unavailable (%s); counting in memory", error)
+                log.warning(
+                    "login throttle: Redis unavailable (%s); counting in the database", error
+                )
+        try:
+            return getattr(self.database, operation)(*args)
+        except SQLAlchemyError as error:
+            log.warning("login throttle: database unavailable (%s); counting in memory", error)
         return getattr(self.memory, operation)(*args)
 
     # -- the policy ---------------------------------------------------------------------------
@@ -203,28 +339,53 @@ class LoginThrottle:
             )
         return None
 
-    def failed(self, email: str, address: str | None) -> Refusal | None:
-        """Count a failed sign-in; a refusal if this failure locks the email or the address."""
+    def begin(self, email: str, address: str | None) -> Attempt | Refusal:
+        """Count this attempt before its password is checked; a refusal if it is over a limit.
+
+        The counts are taken atomically, so of any number of attempts sent at once at most
+        LOGIN_MAX_FAILURES per email (and LOGIN_IP_MAX_FAILURES per address) go on to have
+        their password checked. Pass the Attempt to `succeeded` or `failed` afterwards.
+        """
+        if refusal := self.refusal(email, address):
+            return refusal
         keys = self._keys(email, address)
-        ip_window = int(self.config["LOGIN_IP_WINDOW_SECONDS"])
-        ip_count = self._run("incr", keys["address"], ip_window)
-        failures = self._run(
+        ip_count = self._run("incr", keys["address"], int(self.config["LOGIN_IP_WINDOW_SECONDS"]))
+        if ip_count > int(self.config["LOGIN_IP_MAX_FAILURES"]):
+            return self.refusal(email, address) or Refusal(
+                "Too many failed sign-in attempts from your network. Try again later.", 60
+            )
+        count = self._run(
             "incr", keys["failures"], int(self.config["LOGIN_FAILURE_WINDOW_SECONDS"])
         )
+        if count > int(self.config["LOGIN_MAX_FAILURES"]):
+            lockout = int(self.config["LOGIN_LOCKOUT_SECONDS"])
+            if not self._run("ttl", keys["lock"]):
+                self._run("set", keys["lock"], 1, lockout)
+            return Refusal(_locked_message(self._run("ttl", keys["lock"]) or lockout), lockout)
+        return Attempt(email, address, count, ip_count)
+
+    def failed(self, attempt: Attempt) -> Refusal | None:
+        """The attempt's password was wrong; a refusal if it locks the email or the address."""
+        email, address = attempt.email, attempt.address
+        keys = self._keys(email, address)
+        ip_count, failures = attempt.address_count, attempt.count
         if failures >= int(self.config["LOGIN_MAX_FAILURES"]):
             lockout = int(self.config["LOGIN_LOCKOUT_SECONDS"])
             self._run("set", keys["lock"], 1, lockout)
-            self._run("delete", keys["failures"])
+            # The count stays full until the lock ends, so attempts already past the lock check
+            # are still refused by their count; then both end together.
+            self._run("set", keys["failures"], int(self.config["LOGIN_MAX_FAILURES"]), lockout)
             log.warning("sign-in locked for %s s after %s failures", lockout, failures)
             return Refusal(_locked_message(lockout), lockout)
         if ip_count >= int(self.config["LOGIN_IP_MAX_FAILURES"]):
             return self.refusal(email, address)
         return None
 
-    def succeeded(self, email: str) -> None:
-        """A successful sign-in clears the email's failure count."""
-        keys = self._keys(email, None)
+    def succeeded(self, attempt: Attempt) -> None:
+        """A successful sign-in clears the email's count and does not count for the address."""
+        keys = self._keys(attempt.email, attempt.address)
         self._run("delete", keys["failures"])
+        self._run("decr", keys["address"])
 
 
 def _minutes(seconds: int) -> str:

@@ -15,6 +15,10 @@ from registry.errors import Unauthorized
 from registry.extensions import db
 
 TOKEN_PREFIX = "air_"
+# A token's scopes: "read" allows only safe methods; "write" (always with "read") allows the rest.
+SCOPE_CHOICES = (("read",), ("read", "write"))
+DEFAULT_SCOPES = ("read", "write")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def hash_token(token: str) -> str:
@@ -22,16 +26,28 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def issue(user: User, name: str, *, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
-    """Create a token row for the user and return it with the clear token (shown once)."""
+def issue(
+    user: User,
+    name: str,
+    *,
+    expires_in_days: int | None = None,
+    scopes: tuple[str, ...] = DEFAULT_SCOPES,
+) -> tuple[ApiToken, str]:
+    """Create a token row for the user and return it with the clear token (shown once).
+
+    Every token expires: after `expires_in_days`, else after TOKEN_DEFAULT_EXPIRY_DAYS.
+    """
+    if tuple(scopes) not in SCOPE_CHOICES:
+        raise ValueError(f"scopes must be one of {SCOPE_CHOICES}")
     clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+    days = expires_in_days or int(current_app.config["TOKEN_DEFAULT_EXPIRY_DAYS"])
     token = ApiToken(
         user=user,
         name=name,
         token_hash=hash_token(clear),
         prefix=clear[: len(TOKEN_PREFIX) + 4],
-        expires_at=expires_at,
+        expires_at=datetime.now(UTC) + timedelta(days=days),
+        scopes=" ".join(scopes),
     )
     db.session.add(token)
     return token, clear
@@ -51,14 +67,21 @@ def _lookup_statement() -> Select:
     the token as an ORM object, were most of the cost of authenticating an API request.
     """
     return (
-        select(User, ApiToken.id, ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at)
+        select(
+            User,
+            ApiToken.id,
+            ApiToken.revoked_at,
+            ApiToken.expires_at,
+            ApiToken.last_used_at,
+            ApiToken.scopes,
+        )
         .join(ApiToken, ApiToken.user_id == User.id)
         .where(ApiToken.token_hash == bindparam("token_hash"))
     )
 
 
-def authenticate(header: str | None) -> User:
-    """The user behind an `Authorization: Bearer` header, or 401."""
+def authenticate(header: str | None) -> tuple[User, frozenset[str]]:
+    """The user behind an `Authorization: Bearer` header and the token's scopes, or 401."""
     if not header:
         raise Unauthorized("Send an API token as 'Authorization: Bearer <token>'.")
     scheme, _, clear = header.partition(" ")
@@ -67,7 +90,7 @@ def authenticate(header: str | None) -> User:
     row = db.session.execute(_lookup_statement(), {"token_hash": hash_token(clear.strip())}).first()
     if row is None:
         raise Unauthorized("The API token is not valid.")
-    user, token_id, revoked_at, expires_at, last_used_at = row
+    user, token_id, revoked_at, expires_at, last_used_at, scopes = row
     now = datetime.now(UTC)
     if revoked_at is not None:
         raise Unauthorized("The API token has been revoked.")
@@ -82,4 +105,4 @@ def authenticate(header: str | None) -> User:
     if last_used is None or (now - last_used).total_seconds() > resolution:
         db.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
         db.session.commit()
-    return user
+    return user, frozenset((scopes or "").split())

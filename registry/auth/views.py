@@ -10,7 +10,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from registry.auth import service
 from registry.auth.models import ROLE_LABELS, ROLES
 from registry.auth.permissions import authorize
-from registry.auth.throttle import throttle
+from registry.auth.throttle import Attempt, Refusal, throttle
 from registry.errors import ValidationFailed
 
 bp = Blueprint("auth", __name__)
@@ -36,17 +36,19 @@ def login():
     email = request.form.get("email", "")
     if request.method == "POST":
         limiter = throttle()
-        refusal = limiter.refusal(email, request.remote_addr)
-        if refusal is None:
+        # Counted before the password is checked: attempts sent at once can't all slip in.
+        attempt = limiter.begin(email, request.remote_addr)
+        refusal = attempt if isinstance(attempt, Refusal) else None
+        if isinstance(attempt, Attempt):
             user = service.check_login(email, request.form.get("password", ""))
             if user is not None:
-                limiter.succeeded(email)
+                limiter.succeeded(attempt)
                 # A fresh session on sign-in, so a planted session id is worth nothing.
                 session.clear()
                 login_user(user)
                 flash(f"Signed in as {user.name}.", "success")
                 return redirect(_safe_next(request.args.get("next")))
-            refusal = limiter.failed(email, request.remote_addr)
+            refusal = limiter.failed(attempt)
             errors["password"] = ["The email or password is not right."]
         if refusal is not None:
             errors = {"email": [refusal.message]}

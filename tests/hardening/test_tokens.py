@@ -133,3 +133,137 @@ def test_tokens_revoke_and_list_commands(client, factory, runner):
     assert missing.exit_code == 2 and "no API token 999999" in missing.output
     event = db.session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
     assert (event.action, event.actor) == ("revoke", "system")
+
+
+# ---- issue #13 item 17: scopes, revocation on password change or deactivation, expiry ------
+
+
+def test_a_read_only_token_reads_and_gets_403_on_every_write(app, client, factory):
+    from registry.auth.api_auth import is_public_api_path
+
+    owner = factory.user("admin")
+    pilot = factory.pilot(owner)
+    issued = client.post(
+        "/api/v1/tokens",
+        json={"name": "dashboard", "scopes": ["read"]},
+        headers=factory.headers(owner),
+    ).get_json()
+    assert issued["scopes"] == ["read"]
+    read_only = _bearer(issued["token"])
+    assert client.get(f"/api/v1/pilots/{pilot.id}", headers=read_only).status_code == 200
+    assert client.head("/api/v1/pilots", headers=read_only).status_code == 200
+    before = db.session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
+    writes = 0
+    # Every write route of the API, with a body that would otherwise be accepted or not.
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/") or is_public_api_path(rule.rule):
+            continue
+        for method in sorted(rule.methods - {"GET", "HEAD", "OPTIONS"}):
+            url = rule.rule
+            for argument in rule.arguments:
+                url = url.replace(f"<int:{argument}>", str(pilot.id))
+                url = url.replace(f"<{argument}>", "x")
+                url = url.replace(f"<path:{argument}>", "x")
+            response = client.open(url, method=method, json={"name": "x"}, headers=read_only)
+            assert response.status_code == 403, (method, url, response.status_code)
+            assert "read-only" in response.get_json()["message"]
+            writes += 1
+    assert writes > 20
+    after = db.session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
+    assert after == before
+    # The same user's full token writes.
+    response = client.post(
+        "/api/v1/data-sources", json={"name": "Written"}, headers=factory.headers(owner)
+    )
+    assert response.status_code == 201
+
+
+def test_scopes_default_to_read_write_and_bad_scopes_are_422(client, factory):
+    headers = factory.headers(factory.user("team"))
+    issued = client.post("/api/v1/tokens", json={"name": "full"}, headers=headers).get_json()
+    assert issued["scopes"] == ["read", "write"]
+    both = client.post(
+        "/api/v1/tokens", json={"name": "both", "scopes": ["write", "read"]}, headers=headers
+    ).get_json()
+    assert both["scopes"] == ["read", "write"]
+    for scopes in (["write"], [], ["admin"], "read", ["read", "read", "write"]):
+        response = client.post(
+            "/api/v1/tokens", json={"name": "bad", "scopes": scopes}, headers=headers
+        )
+        assert response.status_code == 422, scopes
+        assert "scopes" in response.get_json()["errors"], scopes
+
+
+def test_a_password_change_or_deactivation_revokes_every_token(client, factory):
+    from registry.auth import service
+
+    admin = factory.user("admin")
+    user = factory.user("team")
+    tokens = [factory.token(user), factory.token(user)]
+    for token in tokens:
+        assert client.get("/api/v1/pilots", headers=_bearer(token)).status_code == 200
+    service.update_user(user, {"password": "a-new-long-passphrase-2026"}, admin)
+    for token in tokens:
+        response = client.get("/api/v1/pilots", headers=_bearer(token))
+        assert response.status_code == 401 and "revoked" in response.get_json()["message"]
+    event = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_type == "user").order_by(AuditEvent.seq)
+    ).all()[-1]
+    assert len(event.changes["api_tokens_revoked"]) == 2
+
+    other = factory.user("team")
+    token = factory.token(other)
+    service.update_user(other, {"active": False}, admin)
+    service.update_user(other, {"active": True}, admin)  # reactivation does not revive it
+    response = client.get("/api/v1/pilots", headers=_bearer(token))
+    assert response.status_code == 401 and "revoked" in response.get_json()["message"]
+    # A change of name alone revokes nothing.
+    kept = factory.token(admin)
+    service.update_user(admin, {"name": "Renamed Admin"}, admin)
+    assert client.get("/api/v1/pilots", headers=_bearer(kept)).status_code == 200
+
+
+def test_a_password_change_through_the_users_page_revokes_tokens(client, factory, login):
+    login("admin")
+    user = factory.user("team")
+    token = factory.token(user)
+    response = client.post(
+        f"/users/{user.id}/edit",
+        data={
+            "name": user.name,
+            "role": user.role,
+            "active": "on",
+            "password": "another-long-passphrase-26",
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    assert client.get("/api/v1/pilots", headers=_bearer(token)).status_code == 401
+
+
+def test_cli_tokens_expire_by_default_and_the_option_overrides(app, factory, runner):
+    user = factory.user("team")
+    result = runner.invoke(args=["tokens", "create", user.email])
+    assert result.exit_code == 0, result.output
+    clear = result.output.strip().splitlines()[-1]
+    assert clear.startswith("air_") and " " not in clear
+    row = db.session.scalars(select(ApiToken).order_by(ApiToken.id.desc())).first()
+    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
+    assert timedelta(days=89) < expires - datetime.now(UTC) <= timedelta(days=90)
+    assert row.scopes == "read write"
+
+    result = runner.invoke(
+        args=["tokens", "create", user.email, "--expires-in-days", "7", "--read-only"]
+    )
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    row = db.session.scalars(select(ApiToken).order_by(ApiToken.id.desc())).first()
+    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
+    assert timedelta(days=6) < expires - datetime.now(UTC) <= timedelta(days=7)
+    assert row.scopes == "read"
+
+    app.config["TOKEN_DEFAULT_EXPIRY_DAYS"] = 30
+    runner.invoke(args=["tokens", "create", user.email])
+    db.session.expire_all()
+    row = db.session.scalars(select(ApiToken).order_by(ApiToken.id.desc())).first()
+    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
+    assert timedelta(days=29) < expires - datetime.now(UTC) <= timedelta(days=30)

@@ -188,3 +188,55 @@ def test_the_lifecycle_migration_carries_existing_pilots_over(empty_database, tm
         assert sorted(involved) == [1, 3]
         db.session.commit()
         db.engine.dispose()
+
+
+@pytest.mark.db
+def test_the_checkpoint_migration_keeps_tokens_with_full_access_and_an_expiry(
+    empty_database, tmp_path
+):
+    """0017: existing tokens keep "read write"; one that never expired now expires in 90 days."""
+    import datetime as dt
+
+    app = create_app(
+        {
+            **conftest.BASE_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": empty_database,
+            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        }
+    )
+    now = dt.datetime.now(dt.UTC)
+    with app.app_context():
+        upgrade(revision="0016")
+        conn = db.session.connection()
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (id, email, name, role, active, session_nonce, created_at) "
+                "VALUES (1, 'owner@agency.gov', 'Owner', 'team', true, 'n', :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO api_tokens (id, user_id, name, token_hash, prefix, created_at, "
+                "expires_at) VALUES (1, 1, 'cli', :h1, 'air_abcd', :now, NULL), "
+                "(2, 1, 'api', :h2, 'air_efgh', :now, :later)"
+            ),
+            {"h1": "1" * 64, "h2": "2" * 64, "now": now, "later": now + dt.timedelta(days=5)},
+        )
+        db.session.commit()
+        upgrade()
+        rows = db.session.execute(
+            sa.text("SELECT id, scopes, expires_at FROM api_tokens ORDER BY id")
+        ).all()
+        assert [row.scopes for row in rows] == ["read write", "read write"]
+        expires = [
+            row.expires_at if isinstance(row.expires_at, dt.datetime)
+            else dt.datetime.fromisoformat(str(row.expires_at))
+            for row in rows
+        ]
+        expires = [e if e.tzinfo else e.replace(tzinfo=dt.UTC) for e in expires]
+        assert dt.timedelta(days=89) < expires[0] - now < dt.timedelta(days=91)
+        assert dt.timedelta(days=4) < expires[1] - now < dt.timedelta(days=6)
+        assert "audit_checkpoints" in sa.inspect(db.engine).get_table_names()
+        db.session.remove()
+        db.engine.dispose()
