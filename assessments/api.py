@@ -185,7 +185,7 @@ class BiasCheckById(MethodView):
 @blp.route("/bias-checks/<int:check_id>/rerun")
 class BiasCheckRerun(MethodView):
     @blp.response(202, schemas.BiasCheckSchema)
-    @blp.alt_response(409, description="Only failed checks can be re-run.")
+    @blp.alt_response(409, description="The check is still queued or running.")
     def post(self, check_id):
-        """Queue a failed check again."""
+        """Run a check that has ended again (a succeeded one as a new check of the same upload)."""
         return bias_checks.rerun(bias_checks.get(check_id), api_user())

@@ -289,7 +289,7 @@ def _detectable(check) -> list[dict[str, Any]]:
 @bp.post("/bias-checks/<int:check_id>/rerun")
 @login_required
 def bias_check_rerun(check_id: int):
-    """Queue a failed check again."""
+    """Run a check that has ended again."""
     check = bias_checks.rerun(bias_checks.get(check_id), current_user)
     flash("The check was queued again.", "info")
     return redirect(url_for("assessments.bias_check_detail", check_id=check.id))

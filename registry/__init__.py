@@ -90,13 +90,14 @@ def register_extensions(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     """The places where later domains plug into the core's pages, commands and signals."""
-    from assessments import compliance
+    from assessments import compliance, job_recovery
     from assessments import demo as assessments_demo
     from assessments.review_views import review_panel
     from assessments.views import bias_panel, pilot_panel
     from policies.store import install_library
 
     compliance.init_app(app)
+    job_recovery.init_app(app)
     app.extensions["registry"] = {
         # Callables taking a pilot and returning a template context for a pilot-page section.
         "pilot_panels": [review_panel, pilot_panel, bias_panel],

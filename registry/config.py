@@ -38,6 +38,11 @@ _ENV_KEYS = {
     "PUBLIC_INQUIRY_EMAIL": str,
     "PUBLIC_INQUIRY_EMAILS": json.loads,
     "LINK_CHECK_TIMEOUT_SECONDS": int,
+    "BIAS_CHECK_TIMEOUT_SECONDS": int,
+    "JOB_HEARTBEAT_SECONDS": int,
+    "JOB_STALE_SECONDS": int,
+    "JOB_SWEEP_SECONDS": int,
+    "UPLOAD_PART_MAX_AGE_SECONDS": int,
 }
 
 
@@ -113,6 +118,18 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # The background check of links in public text.
         "LINK_CHECK_TIMEOUT_SECONDS": 5,
         "LINK_CHECK_ALLOW_PRIVATE": False,
+        # No job is ever stuck (assessments.job_recovery). A process beats a heartbeat every
+        # JOB_HEARTBEAT_SECONDS for each check it holds (queued in its executor, or running).
+        # The sweep, at start-up and every JOB_SWEEP_SECONDS (0: never on a timer), fails a
+        # running check whose heartbeat is older than JOB_STALE_SECONDS ("interrupted"),
+        # re-queues a queued check that no executor holds, and removes upload part files older
+        # than UPLOAD_PART_MAX_AGE_SECONDS. A check running longer than
+        # BIAS_CHECK_TIMEOUT_SECONDS loses its heartbeat, and so ends as interrupted too.
+        "BIAS_CHECK_TIMEOUT_SECONDS": 900,
+        "JOB_HEARTBEAT_SECONDS": 10,
+        "JOB_STALE_SECONDS": 120,
+        "JOB_SWEEP_SECONDS": 60,
+        "UPLOAD_PART_MAX_AGE_SECONDS": 6 * 3600,
     }
 
 
@@ -150,7 +167,13 @@ class InsecureConfiguration(ConfigurationError):
 
 
 def check(config: dict[str, Any]) -> None:
-    """Refuse to run production with the default secret key."""
+    """Refuse to run production with the default secret key, or heartbeats that look stale."""
+    beat, stale = config.get("JOB_HEARTBEAT_SECONDS"), config.get("JOB_STALE_SECONDS")
+    if beat is not None and stale is not None and not 0 < 2 * int(beat) < int(stale):
+        raise ConfigurationError(
+            "JOB_STALE_SECONDS must be more than twice JOB_HEARTBEAT_SECONDS (a live job's "
+            "heartbeat would otherwise look stopped)"
+        )
     if config.get("REGISTRY_ENV") == "production" and config.get("SECRET_KEY") in (
         None,
         "",
