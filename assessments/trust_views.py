@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required
 
 from assessments import concern_guard, concerns, incidents, publishing, risks
+from registry.auth import need_to_know
 from registry.auth.permissions import authorize, can
 from registry.catalog import public_record
 from registry.catalog import service as catalog
@@ -159,7 +160,10 @@ def concern_triage(concern_id: int):
 def incident_list():
     authorize(current_user, "incident.read")
     page, size = page_args()
-    items, total = incidents.page_of_incidents({}, page=page, page_size=size)
+    visible_to = need_to_know.readable_pilot_ids_filter(current_user)
+    items, total = incidents.page_of_incidents(
+        {"visible_to": visible_to}, page=page, page_size=size
+    )
     return render_template(
         "assessments/incidents.html", items=items, pager=Pager(page, size, total)
     )

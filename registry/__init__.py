@@ -90,7 +90,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     """The places where later domains plug into the core's pages, commands and signals."""
-    from assessments import compliance, job_recovery
+    from assessments import access, compliance, job_recovery
     from assessments import demo as assessments_demo
     from assessments.review_views import review_panel
     from assessments.views import bias_panel, pilot_panel
@@ -98,6 +98,7 @@ def register_hooks(app: Flask) -> None:
 
     compliance.init_app(app)
     job_recovery.init_app(app)
+    access.init_app(app)
     app.extensions["registry"] = {
         # Callables taking a pilot and returning a template context for a pilot-page section.
         "pilot_panels": [review_panel, pilot_panel, bias_panel],
@@ -124,6 +125,7 @@ def register_blueprints(app: Flask) -> None:
     from policies.views import bp as policies_views
     from registry.api_base import reject_nul_characters
     from registry.audit.api import blp as audit_api
+    from registry.auth import need_to_know
     from registry.auth.api import blp as tokens_api
     from registry.auth.api_auth import authenticate_api_request
     from registry.auth.views import bp as auth_views
@@ -140,6 +142,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.before_request(authenticate_api_request)
     app.before_request(reject_nul_characters)
+    need_to_know.init_app(app)
     for blueprint in (
         catalog_api,
         audit_api,
