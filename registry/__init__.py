@@ -54,9 +54,18 @@ def register_middleware(app: Flask) -> None:
         )
 
 
+class OneLineFormatter(logging.Formatter):
+    """One log record, one line: CR and LF in a message (a pilot name, say) are escaped, so
+    that no value can forge a log line. A traceback still follows on its own lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        line = super().formatMessage(record)
+        return line.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def configure_logger(app: Flask) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     for name in ("registry", "policies", "assessments", "reports"):
         logger = logging.getLogger(name)
         if not any(getattr(h, "_registry", False) for h in logger.handlers):
