@@ -133,6 +133,7 @@ def register_blueprints(app: Flask) -> None:
     from policies.api import blp as policies_api
     from policies.views import bp as policies_views
     from registry.api_base import reject_nul_characters
+    from registry.api_docs import bp as api_docs_assets
     from registry.audit.api import blp as audit_api
     from registry.auth import need_to_know
     from registry.auth.api import blp as tokens_api
@@ -177,6 +178,7 @@ def register_blueprints(app: Flask) -> None:
         public_views,
         reports_views,
         health,
+        api_docs_assets,
     ):
         app.register_blueprint(blueprint)
     csrf.exempt(health)

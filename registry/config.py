@@ -70,7 +70,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "docs",
-        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        # Swagger UI's files come with the swagger-ui-bundle package and are served by the app
+        # (registry.api_docs), relative to /api/v1/docs: no CDN, the app's own CSP.
+        "OPENAPI_SWAGGER_UI_URL": "docs/assets/",
+        "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
         "API_SPEC_OPTIONS": {
             "info": {"description": "The public API of the AI Oversight Registry."},
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},

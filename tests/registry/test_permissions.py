@@ -292,6 +292,9 @@ MATRIX = [
      dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
     ("GET", "/static/reports/{report_static_file}", None,
      dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
+    # Swagger UI's files for /api/v1/docs, from the swagger-ui-bundle package: public.
+    ("GET", "/api/v1/docs/assets/{docs_asset}", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
     ("GET", "/login", None,
      dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=200)),
     ("POST", "/login", {"email": "nobody@agency.gov", "password": "wrong-password"},
@@ -543,7 +546,11 @@ PLACEHOLDERS = (
     "pilot", "source", "assessment", "policy", "evidence", "bias_check", "condition", "token",
     "user", "revision", "use_case", "reference", "concern", "incident", "risk",
 )
-STATIC = {"static_file": "css/app.css", "report_static_file": "print.css"}
+STATIC = {
+    "static_file": "css/app.css",
+    "report_static_file": "print.css",
+    "docs_asset": "swagger-ui.css",
+}
 
 
 def _api_request(client, world, method, url, body, role):
@@ -606,7 +613,7 @@ def test_permission_matrix(client, world, login, method, path, body, role, expec
         response = _html_request(client, world, login, method, url, body, role)
     response.close()
     assert response.status_code == expected, response.get_data(as_text=True)[:300]
-    if api and not path.endswith(("/docs", "/download", ".csv", ".pdf")):
+    if api and not path.endswith(("/docs", "/download", ".csv", ".pdf", "{docs_asset}")):
         assert response.status_code == 204 or response.is_json
     if not api and role == "anonymous" and expected == 302 and path != "/logout":
         # Anonymous visitors are sent to the login page, which brings them back afterwards.
