@@ -766,3 +766,18 @@ def test_pilot_lists_show_withheld_pilots_only_to_who_needs_to_know(
     assert (f'/pilots/{world["w_pilot"]}"' in page) is (role != "other_team")
     page = client.get("/incidents").get_data(as_text=True)
     assert (f'/incidents/{world["w_incident"]}"' in page) is (role != "other_team")
+
+
+@pytest.mark.parametrize("role", ["member", "other_team"])
+def test_the_pilot_page_links_restricted_records_only_for_who_needs_to_know(
+    client, world, login, role
+):
+    login(user=world["users"][role])
+    page = client.get(f"/pilots/{world['pilot']}").get_data(as_text=True)
+    links = (
+        f"/evidence/{world['evidence']}/download",
+        f"/bias-checks/{world['bias_check']}\"",
+        f"/assessments/{world['assessment']}\"",
+    )
+    for link in links:
+        assert (link in page) is (role == "member"), link
