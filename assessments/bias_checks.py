@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 import policies
-from assessments import bias_spec, charts, compliance, job_recovery, metrics_guide, verdicts
+from assessments import bias_spec, charts, compliance, job_heartbeat, jobs, metrics_guide, verdicts
 from assessments.metrics import MAX_GROUPS, binary_denominators
 from assessments.models import BiasCheck
 from policies import store
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 STATUSES = ("queued", "running", "succeeded", "failed")
 # Why a failed check failed: its own error, or its process stopped (job_recovery).
-FAILURE_REASONS = (job_recovery.ERROR, job_recovery.INTERRUPTED)
+FAILURE_REASONS = (job_heartbeat.ERROR, job_heartbeat.INTERRUPTED)
 N_BOOT = 1000
 SEED = 20260101
 
@@ -116,7 +116,7 @@ def create(pilot: Pilot, upload, form: dict[str, Any], actor) -> BiasCheck:
         run(check.id, prepared=prepared)
         db.session.refresh(check)
     else:
-        job_recovery.enqueue(check.id)
+        enqueue(check.id)
     return check
 
 
@@ -143,7 +143,7 @@ def run(check_id: int, *, prepared=None) -> None:
 
     The process holds the check while it runs, so its heartbeat beats through every phase.
     """
-    with job_recovery.holding(check_id, running=True):
+    with job_heartbeat.holding(check_id, running=True):
         _run(check_id, prepared=prepared)
 
 
@@ -298,6 +298,19 @@ def _what_if(prepared: Any, result: dict[str, Any], findings: list[dict[str, Any
         return {"note": "The what-if analysis could not be computed for these data: " + str(error)}
 
 
+def enqueue(check_id: int) -> None:
+    """Queue a check's job: on RQ under a known job id, in-process held until it has run."""
+    if jobs.uses_rq():
+        jobs.enqueue(run_job, check_id, job_id=job_heartbeat.rq_job_id(check_id))
+        return
+    hold = job_heartbeat.acquire(check_id)
+    try:
+        jobs.enqueue(run_job, check_id, on_done=lambda: job_heartbeat.release(hold))
+    except BaseException:
+        job_heartbeat.release(hold)
+        raise
+
+
 def run_job(check_id: int) -> None:
     """The job entry point (in-process or on an RQ worker): run one check by its id."""
     log.info("job bias-check %s: start", check_id)
@@ -308,14 +321,14 @@ def run_job(check_id: int) -> None:
 def fail(check_id: int, message: str, *, attempt: int | None = None) -> None:
     """End a running check as failed by its own error (unless it has ended otherwise)."""
     check = db.session.get(BiasCheck, check_id, with_for_update=True, populate_existing=True)
-    if check is None or check.status not in job_recovery.ACTIVE:
+    if check is None or check.status not in job_heartbeat.ACTIVE:
         db.session.rollback()
         return
     if attempt is not None and check.attempts != attempt:
         db.session.rollback()
         return
     check.status = "failed"
-    check.failure_reason = job_recovery.ERROR
+    check.failure_reason = job_heartbeat.ERROR
     check.error = message
     check.finished_at = datetime.now(UTC)
     audit.record(
@@ -326,11 +339,6 @@ def fail(check_id: int, message: str, *, attempt: int | None = None) -> None:
         {"pilot_id": check.pilot_id, "status": "failed", "error": message[:500]},
     )
     db.session.commit()
-
-
-def reap_stalled(timeout_seconds: int | None = None) -> int:
-    """Fail running checks whose heartbeat stopped, with the reason "interrupted"."""
-    return len(job_recovery.interrupt_stalled(timeout_seconds))
 
 
 _RERUN_COPIED = (
@@ -350,7 +358,7 @@ def rerun(check: BiasCheck, actor) -> BiasCheck:
     """
     pilot = db.session.get(Pilot, check.pilot_id)
     authorize(actor, "pilot.upload", pilot)
-    if check.status not in job_recovery.ENDED:
+    if check.status not in job_heartbeat.ENDED:
         raise Conflict(
             f"The check is still {check.status}; it can be re-run once it has ended.",
             {"status": [f"The check is '{check.status}'."]},
@@ -381,7 +389,7 @@ def rerun(check: BiasCheck, actor) -> BiasCheck:
         check.started_at = check.finished_at = check.heartbeat_at = None
         audit.record(actor, "rerun", "bias_check", check.id, {"pilot_id": check.pilot_id})
     db.session.commit()
-    job_recovery.enqueue(check.id)
+    enqueue(check.id)
     return check
 
 

@@ -41,9 +41,9 @@ def worker(burst: bool) -> None:
 )
 def reap(timeout: int | None) -> None:
     """Mark running checks whose worker died as failed (reason: interrupted)."""
-    from assessments import bias_checks
+    from assessments import job_recovery
 
-    click.echo(f"marked {bias_checks.reap_stalled(timeout)} stalled checks as failed")
+    click.echo(f"marked {job_recovery.reap_stalled(timeout)} stalled checks as failed")
 
 
 @bias_cli.command("sweep")

@@ -26,9 +26,6 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,140 +33,28 @@ from flask import Flask, current_app
 from sqlalchemy import func, select, update
 
 from assessments import jobs
+from assessments.bias_checks import enqueue
+from assessments.job_heartbeat import INTERRUPTED, held_ids, rq_job_id
 from assessments.models import BiasCheck
 from registry import audit
 from registry.extensions import db
 
+__all__ = [
+    "interrupt_stalled",
+    "reap_stalled",
+    "remove_orphaned_parts",
+    "requeue_orphans",
+    "rq_job_id",
+    "start_sweeper",
+    "stop_sweeper",
+    "sweep",
+]
+
 log = logging.getLogger(__name__)
 
-INTERRUPTED = "interrupted"
-ERROR = "error"
-ACTIVE = ("queued", "running")
-ENDED = ("succeeded", "failed")
 # RQ job states in which a job still waits for, or is in, a worker.
 _RQ_HOLDING = {"queued", "started", "deferred", "scheduled"}
-
-
-# ---- holding and the heartbeat ----------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class _Hold:
-    app: weakref.ReferenceType[Flask]
-    check_id: int
-    running_since: float | None = None  # time.monotonic() when the run began
-    released: bool = field(default=False)
-
-
 _lock = threading.Lock()
-_holds: list[_Hold] = []
-_beater: threading.Thread | None = None
-
-
-def acquire(check_id: int, *, running: bool = False) -> _Hold:
-    """Hold a check in this process: its heartbeat beats until `release`."""
-    global _beater
-    app = current_app._get_current_object()
-    hold = _Hold(weakref.ref(app), check_id, time.monotonic() if running else None)
-    with _lock:
-        _holds.append(hold)
-        if _beater is None:
-            _beater = threading.Thread(target=_beat, name="bias-check-heartbeat", daemon=True)
-            _beater.start()
-    return hold
-
-
-def release(hold: _Hold) -> None:
-    """Stop holding a check."""
-    with _lock:
-        if not hold.released:
-            hold.released = True
-            _holds.remove(hold)
-
-
-@contextmanager
-def holding(check_id: int, *, running: bool = False) -> Iterator[_Hold]:
-    """Hold a check for the duration of a `with` block."""
-    hold = acquire(check_id, running=running)
-    try:
-        yield hold
-    finally:
-        release(hold)
-
-
-def held_ids() -> set[int]:
-    """The ids of the checks this process holds for the current app."""
-    app = current_app._get_current_object()
-    with _lock:
-        return {h.check_id for h in _holds if h.app() is app}
-
-
-def _beat() -> None:
-    """The heartbeat thread: it stamps every held check, and ends when nothing is held."""
-    global _beater
-    while True:
-        with _lock:
-            if not _holds:
-                _beater = None
-                return
-            by_app: dict[int, tuple[Flask, list[_Hold]]] = {}
-            for hold in _holds:
-                app = hold.app()
-                if app is not None:
-                    by_app.setdefault(id(app), (app, []))[1].append(hold)
-        interval = 10.0
-        for app, holds in by_app.values():
-            interval = min(interval, float(app.config["JOB_HEARTBEAT_SECONDS"]))
-            timeout = float(app.config["BIAS_CHECK_TIMEOUT_SECONDS"])
-            now = time.monotonic()
-            ids = sorted(
-                {
-                    h.check_id
-                    for h in holds
-                    if h.running_since is None or now - h.running_since < timeout
-                }
-            )
-            if ids:
-                _stamp(app, ids)
-        time.sleep(max(interval, 0.05))
-
-
-def _stamp(app: Flask, ids: list[int]) -> None:
-    try:
-        with app.app_context():
-            try:
-                db.session.execute(
-                    update(BiasCheck)
-                    .where(BiasCheck.id.in_(ids), BiasCheck.status.in_(ACTIVE))
-                    .values(heartbeat_at=datetime.now(UTC))
-                )
-                db.session.commit()
-            finally:
-                db.session.remove()
-    except Exception:  # noqa: BLE001 - a missed beat is retried; the thread must live on
-        log.warning("heartbeat for bias checks %s failed", ids, exc_info=True)
-
-
-# ---- queueing -------------------------------------------------------------------------------
-
-
-def rq_job_id(check_id: int) -> str:
-    return f"bias-check-{check_id}"
-
-
-def enqueue(check_id: int) -> None:
-    """Queue a check's job: on RQ under a known job id, in-process held until it has run."""
-    from assessments.bias_checks import run_job
-
-    if jobs.uses_rq():
-        jobs.enqueue(run_job, check_id, job_id=rq_job_id(check_id))
-        return
-    hold = acquire(check_id)
-    try:
-        jobs.enqueue(run_job, check_id, on_done=lambda: release(hold))
-    except BaseException:
-        release(hold)
-        raise
 
 
 def _held_on_rq(check_id: int) -> bool:
@@ -288,6 +173,11 @@ def remove_orphaned_parts(max_age_seconds: int | None = None) -> list[Path]:
     if removed:
         log.warning("removed %d orphaned upload part files", len(removed))
     return removed
+
+
+def reap_stalled(timeout_seconds: int | None = None) -> int:
+    """Fail running checks whose heartbeat stopped, with the reason "interrupted"."""
+    return len(interrupt_stalled(timeout_seconds))
 
 
 def sweep() -> dict[str, int]:

@@ -22,6 +22,12 @@ def _local_executor() -> ThreadPoolExecutor:
     return _executor
 
 
+def drain(timeout: float = 60) -> None:
+    """Wait until the in-process executor has run every job queued so far (tests, shutdown)."""
+    if _executor is not None:
+        _executor.submit(lambda: None).result(timeout=timeout)
+
+
 def uses_rq() -> bool:
     """Whether jobs go to RQ workers (REDIS_URL is set) rather than the in-process executor."""
     return bool(current_app.config.get("REDIS_URL"))

@@ -17,9 +17,6 @@ def render_html_error(code: int, message: str | None = None):
                 "errors/error.html", code=status.value, title=status.phrase, message=message
             ), status.value
         except DBAPIError:  # looking up the signed-in user failed: the database is down
-            from registry.extensions import db
-
-            db.session.rollback()
             status, message = HTTPStatus(503), "The database is unavailable; try again shortly."
     # The database is down. Context processors (Flask-Login's among them) would look the
     # signed-in user up in it and fail again, so the page is rendered without them, as a page

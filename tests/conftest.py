@@ -137,6 +137,10 @@ def app(database_uri, tmp_path):
         }
     )
     yield app
+    from assessments import jobs
+
+    # A job a test queued in-process (a re-run, say) must not outlive the test's database.
+    jobs.drain()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
