@@ -35,9 +35,10 @@ class Questionnaire(MethodView):
 class ImpactAssessments(MethodView):
     @blp.response(200, schemas.ImpactAssessmentSchema(many=True))
     def get(self, pilot_id):
-        """A pilot's impact assessments, newest first."""
-        authorize(api_user(), "pilot.read")
-        return service.assessments_for(catalog.get_pilot(pilot_id))
+        """A pilot's impact assessments, newest first (need-to-know: they hold the answers)."""
+        pilot = catalog.get_pilot(pilot_id)
+        authorize(api_user(), "pilot.read_restricted", pilot)
+        return service.assessments_for(pilot)
 
     @blp.arguments(schemas.AnswersSchema)
     @blp.response(201, schemas.ImpactAssessmentSchema)
@@ -51,9 +52,10 @@ class ImpactAssessments(MethodView):
 class ImpactAssessmentById(MethodView):
     @blp.response(200, schemas.ImpactAssessmentSchema)
     def get(self, assessment_id):
-        """One impact assessment."""
-        authorize(api_user(), "pilot.read")
-        return service.get_assessment(assessment_id)
+        """One impact assessment (need-to-know: it holds the answers)."""
+        assessment = service.get_assessment(assessment_id)
+        authorize(api_user(), "pilot.read_restricted", catalog.get_pilot(assessment.pilot_id))
+        return assessment
 
 
 @blp.route("/pilots/<int:pilot_id>/risk-tier-override")
@@ -116,9 +118,10 @@ class PilotEvidence(MethodView):
 class EvidenceDownload(MethodView):
     @blp.response(200, description="The file, byte for byte, as an attachment.")
     def get(self, evidence_id):
-        """Download an evidence file exactly as uploaded."""
-        authorize(api_user(), "pilot.read")
-        return evidence_response(service.get_evidence(evidence_id))
+        """Download an evidence file exactly as uploaded (need-to-know)."""
+        evidence = service.get_evidence(evidence_id)
+        authorize(api_user(), "pilot.read_restricted", catalog.get_pilot(evidence.pilot_id))
+        return evidence_response(evidence)
 
 
 def evidence_response(evidence):
@@ -140,9 +143,10 @@ def evidence_response(evidence):
 class PilotBiasChecks(MethodView):
     @blp.response(200, schemas.BiasCheckSchema(many=True))
     def get(self, pilot_id):
-        """A pilot's bias checks, newest first."""
-        authorize(api_user(), "pilot.read")
-        return bias_checks.for_pilot(catalog.get_pilot(pilot_id))
+        """A pilot's bias checks, newest first (need-to-know: they hold the results)."""
+        pilot = catalog.get_pilot(pilot_id)
+        authorize(api_user(), "pilot.read_restricted", pilot)
+        return bias_checks.for_pilot(pilot)
 
     @upload_route("MAX_UPLOAD_BYTES", action="pilot.upload", pilot_arg="pilot_id")
     @blp.arguments(schemas.BiasCheckFormSchema, location="form")
@@ -180,15 +184,16 @@ class BiasCheckLimits(MethodView):
 class BiasCheckById(MethodView):
     @blp.response(200, schemas.BiasCheckSchema)
     def get(self, check_id):
-        """One bias check: its state, its results and its verdict."""
-        authorize(api_user(), "pilot.read")
-        return bias_checks.get(check_id)
+        """One bias check: its state, its results and its verdict (need-to-know)."""
+        check = bias_checks.get(check_id)
+        authorize(api_user(), "pilot.read_restricted", catalog.get_pilot(check.pilot_id))
+        return check
 
 
 @blp.route("/bias-checks/<int:check_id>/rerun")
 class BiasCheckRerun(MethodView):
     @blp.response(202, schemas.BiasCheckSchema)
-    @blp.alt_response(409, description="Only failed checks can be re-run.")
+    @blp.alt_response(409, description="The check is still queued or running.")
     def post(self, check_id):
-        """Queue a failed check again."""
+        """Run a check that has ended again (a succeeded one as a new check of the same upload)."""
         return bias_checks.rerun(bias_checks.get(check_id), api_user())

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 import policies
 from assessments import (
@@ -17,6 +17,7 @@ from assessments import (
     bias_spec,
     charts,
     compliance,
+    job_heartbeat,
     jobs,
     metrics_guide,
     sandbox,
@@ -35,6 +36,12 @@ from registry.extensions import db
 log = logging.getLogger(__name__)
 
 STATUSES = ("queued", "running", "succeeded", "failed")
+N_BOOT = 1000
+SEED = 20260101
+
+
+# Why a failed check failed: its own error, or its process stopped (job_recovery).
+FAILURE_REASONS = (job_heartbeat.ERROR, job_heartbeat.INTERRUPTED)
 N_BOOT = 1000
 SEED = 20260101
 
@@ -140,7 +147,7 @@ def create(pilot: Pilot, upload, form: dict[str, Any], actor) -> BiasCheck:
         run(check.id)
         db.session.refresh(check)
     else:
-        jobs.enqueue(run_job, check.id)
+        enqueue(check.id)
     return check
 
 
@@ -192,18 +199,52 @@ def _heartbeat(check_id: int, **values: Any) -> None:
 
 
 def run(check_id: int) -> None:
-    """Run a check to the end, recording every state in the database."""
-    check = db.session.get(BiasCheck, check_id)
-    if check is None or check.status not in ("queued", "running"):
-        return
+    """Run a check to the end, recording every state in the database.
+
+    The process holds the check while it runs, so its heartbeat beats through every phase.
+    """
+    with job_heartbeat.holding(check_id, running=True):
+        _run(check_id)
+
+
+def _claim(check_id: int) -> int | None:
+    """Move a queued check to running; its attempt number, or None if it was not queued."""
+    claimed = db.session.execute(
+        update(BiasCheck)
+        .where(BiasCheck.id == check_id, BiasCheck.status == "queued")
+        .values(
+            status="running",
+            started_at=datetime.now(UTC),
+            heartbeat_at=datetime.now(UTC),
+            attempts=func.coalesce(BiasCheck.attempts, 0) + 1,
+            error=None,
+            failure_reason=None,
+        )
+    ).rowcount
+    db.session.commit()
+    if claimed != 1:
+        return None
+    return db.session.scalar(select(BiasCheck.attempts).where(BiasCheck.id == check_id))
+
+
+def _still_ours(check_id: int, attempt: int) -> BiasCheck | None:
+    """The check, locked, if this run still owns it (not interrupted or re-run meanwhile)."""
+    check = db.session.get(BiasCheck, check_id, with_for_update=True, populate_existing=True)
+    if check is None or check.status != "running" or check.attempts != attempt:
+        log.warning(
+            "bias check %s: attempt %s ended elsewhere; result discarded", check_id, attempt
+        )
+        db.session.rollback()
+        return None
+    return check
+
+
+def _run(check_id: int) -> None:
     started = time.perf_counter()
-    _heartbeat(
-        check_id,
-        status="running",
-        started_at=datetime.now(UTC),
-        attempts=(check.attempts or 0) + 1,
-        error=None,
-    )
+    attempt = _claim(check_id)
+    if attempt is None:  # not queued: another executor has it, or it ended
+        return
+    check = db.session.get(BiasCheck, check_id)
     try:
         from assessments.storage import path_for
 
@@ -239,7 +280,9 @@ def run(check_id: int) -> None:
         if analysis is not None and analysis.get("options"):
             svgs["what_if"] = charts.what_if_chart_svg(analysis)
         previous = latest_succeeded(pilot, before_id=check_id)
-        check = db.session.get(BiasCheck, check_id)
+        check = _still_ours(check_id, attempt)
+        if check is None:
+            return
         check.results = result
         check.verdict = judged["verdict"]
         check.findings = judged["findings"]
@@ -281,7 +324,20 @@ def run(check_id: int) -> None:
             message += " " + "; ".join(f"{k}: {v}" for k, v in error.errors.items())
         if not isinstance(error, ValidationFailed):
             log.exception("bias check %s failed", check_id)
-        fail(check_id, message[:2000])
+        fail(check_id, message[:2000], attempt=attempt)
+
+
+def enqueue(check_id: int) -> None:
+    """Queue a check's job: on RQ under a known job id, in-process held until it has run."""
+    if jobs.uses_rq():
+        jobs.enqueue(run_job, check_id, job_id=job_heartbeat.rq_job_id(check_id))
+        return
+    hold = job_heartbeat.acquire(check_id)
+    try:
+        jobs.enqueue(run_job, check_id, on_done=lambda: job_heartbeat.release(hold))
+    except BaseException:
+        job_heartbeat.release(hold)
+        raise
 
 
 def run_job(check_id: int) -> None:
@@ -291,11 +347,17 @@ def run_job(check_id: int) -> None:
     log.info("job bias-check %s: done", check_id)
 
 
-def fail(check_id: int, message: str) -> None:
-    check = db.session.get(BiasCheck, check_id)
-    if check is None:
+def fail(check_id: int, message: str, *, attempt: int | None = None) -> None:
+    """End a running check as failed by its own error (unless it has ended otherwise)."""
+    check = db.session.get(BiasCheck, check_id, with_for_update=True, populate_existing=True)
+    if check is None or check.status not in job_heartbeat.ACTIVE:
+        db.session.rollback()
+        return
+    if attempt is not None and check.attempts != attempt:
+        db.session.rollback()
         return
     check.status = "failed"
+    check.failure_reason = job_heartbeat.ERROR
     check.error = message
     check.finished_at = datetime.now(UTC)
     audit.record(
@@ -308,37 +370,55 @@ def fail(check_id: int, message: str) -> None:
     db.session.commit()
 
 
-def reap_stalled(timeout_seconds: int | None = None) -> int:
-    """Mark checks whose worker stopped sending heartbeats as failed."""
-    timeout_seconds = timeout_seconds or current_app.config.get("BIAS_CHECK_TIMEOUT_SECONDS", 900)
-    cutoff = datetime.now(UTC) - timedelta(seconds=timeout_seconds)
-    stalled = db.session.scalars(
-        select(BiasCheck).where(BiasCheck.status == "running", BiasCheck.heartbeat_at < cutoff)
-    ).all()
-    for check in stalled:
-        fail(
-            check.id,
-            f"The worker stopped responding (no heartbeat for {timeout_seconds} s); re-run the check.",
-        )
-    return len(stalled)
+_RERUN_COPIED = (
+    "pilot_id", "name", "filename", "sha256", "size", "file_format", "task", "y_true",
+    "y_pred", "y_score", "y_score_low", "y_score_high", "outcomes", "sensitive_features",
+    "positive_label", "frequency", "total_rows", "provenance", "guidance", "n_rows",
+    "n_rows_dropped",
+)  # fmt: skip
 
 
 def rerun(check: BiasCheck, actor) -> BiasCheck:
-    """Queue a failed check again."""
+    """Run a check that has ended again; a check still queued or running is a conflict.
+
+    A failed (or interrupted) check is queued again as it is. A succeeded check keeps its
+    result, which decisions and revisions may rest on: the re-run is a new check of the same
+    upload, judged by the policy in force now.
+    """
     pilot = db.session.get(Pilot, check.pilot_id)
     authorize(actor, "pilot.upload", pilot)
-    if check.status != "failed":
+    if check.status not in job_heartbeat.ENDED:
         raise Conflict(
-            f"Only failed checks can be re-run; this one is {check.status}.",
+            f"The check is still {check.status}; it can be re-run once it has ended.",
             {"status": [f"The check is '{check.status}'."]},
         )
-    check.status = "queued"
-    check.error = None
-    check.queued_at = datetime.now(UTC)
-    check.started_at = check.finished_at = check.heartbeat_at = None
-    audit.record(actor, "rerun", "bias_check", check.id, {"pilot_id": check.pilot_id})
+    now = datetime.now(UTC)
+    if check.status == "succeeded":
+        again = BiasCheck(
+            **{name: getattr(check, name) for name in _RERUN_COPIED},
+            status="queued",
+            attempts=0,
+            queued_at=now,
+            created_by_id=actor.id,
+        )
+        db.session.add(again)
+        db.session.flush()
+        audit.record(
+            actor,
+            "rerun",
+            "bias_check",
+            again.id,
+            {"pilot_id": check.pilot_id, "rerun_of": check.id},
+        )
+        check = again
+    else:
+        check.status = "queued"
+        check.error = check.failure_reason = None
+        check.queued_at = now
+        check.started_at = check.finished_at = check.heartbeat_at = None
+        audit.record(actor, "rerun", "bias_check", check.id, {"pilot_id": check.pilot_id})
     db.session.commit()
-    jobs.enqueue(run_job, check.id)
+    enqueue(check.id)
     return check
 
 

@@ -85,6 +85,16 @@ def result_metric_labels(result: Mapping[str, Any] | None) -> dict[str, str]:
 
 
 _HASHSALT = "ai-oversight-registry"
+# Every chart's matplotlib settings. Text is drawn as given: a group label such as "$0-$25k"
+# or "price $\x$ band" is data, never mathtext or TeX (which would garble or fail on it).
+CHART_RC = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": _HASHSALT,
+    "font.family": "DejaVu Sans",
+    "font.size": 10,
+    "text.usetex": False,
+    "text.parse_math": False,
+}
 
 
 def _group_label(group: Mapping[str, Any]) -> str:
@@ -277,12 +287,7 @@ def metric_chart_svg(
     desc = _describe(rows, label, features, confidence, line)
 
     n = len(rows)
-    rc = {
-        "svg.fonttype": "none",
-        "svg.hashsalt": _HASHSALT,
-        "font.family": "DejaVu Sans",
-        "font.size": 10,
-    }
+    rc = CHART_RC
     with rc_context(rc):
         fig = Figure(figsize=(7.5, 1.4 + 0.42 * max(n, 1)), layout="constrained")
         FigureCanvasSVG(fig)
@@ -448,12 +453,7 @@ def routing_chart_svg(result: Mapping[str, Any]) -> str:
             f"{lo_name}."
         )
     desc += " The same numbers are in the table next to the chart."
-    rc = {
-        "svg.fonttype": "none",
-        "svg.hashsalt": _HASHSALT,
-        "font.family": "DejaVu Sans",
-        "font.size": 10,
-    }
+    rc = CHART_RC
     with rc_context(rc):
         width = min(3.0 + 1.1 * max(len(classes), 1), 12.0)
         fig = Figure(figsize=(width, 1.6 + 0.45 * max(len(groups), 1)), layout="constrained")
@@ -598,12 +598,7 @@ def what_if_chart_svg(analysis: Mapping[str, Any]) -> str:
         )
         + " Analysis only, not a recommendation."
     )
-    rc = {
-        "svg.fonttype": "none",
-        "svg.hashsalt": _HASHSALT,
-        "font.family": "DejaVu Sans",
-        "font.size": 10,
-    }
+    rc = CHART_RC
     with rc_context(rc):
         fig = Figure(figsize=(7.5, 4.0), layout="constrained")
         FigureCanvasSVG(fig)

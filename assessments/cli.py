@@ -1,4 +1,4 @@
-"""Command line for assessments: the job worker and the stalled-check reaper."""
+"""Command line for assessments: the job worker, the job sweep and the stalled-check reaper."""
 
 from __future__ import annotations
 
@@ -20,26 +20,45 @@ def worker(burst: bool) -> None:
     from redis import Redis
     from rq import SimpleWorker
 
-    from assessments import bias_checks
-    from assessments.jobs import QUEUE_NAME
+    from assessments import job_recovery, jobs
     from registry.audit import schedule as audit_schedule
 
-    bias_checks.reap_stalled()
+    # Start-up recovery, then the sweeper thread: stalled checks fail as interrupted, queued
+    # checks that no worker holds are queued again, orphaned upload part files go.
+    click.echo(f"job sweep: {job_recovery.sweep()}")
+    app = current_app._get_current_object()
+    if not burst:
+        job_recovery.start_sweeper(app)
     # With REDIS_URL the web processes leave the checkpoint schedule to the worker.
-    audit_schedule.start(current_app._get_current_object())
+    audit_schedule.start(app)
     # SimpleWorker runs jobs in this process, inside the app context the command set up.
-    SimpleWorker([QUEUE_NAME], connection=Redis.from_url(redis_url)).work(burst=burst)
+    SimpleWorker([jobs.QUEUE_NAME], connection=Redis.from_url(redis_url)).work(burst=burst)
 
 
 @bias_cli.command("reap")
 @click.option(
-    "--timeout", type=int, default=None, help="Seconds without a heartbeat (default 900)."
+    "--timeout",
+    type=int,
+    default=None,
+    help="Seconds without a heartbeat (default JOB_STALE_SECONDS, 120).",
 )
 def reap(timeout: int | None) -> None:
-    """Mark running checks whose worker died as failed."""
-    from assessments import bias_checks
+    """Mark running checks whose worker died as failed (reason: interrupted)."""
+    from assessments import job_recovery
 
-    click.echo(f"marked {bias_checks.reap_stalled(timeout)} stalled checks as failed")
+    click.echo(f"marked {job_recovery.reap_stalled(timeout)} stalled checks as failed")
+
+
+@bias_cli.command("sweep")
+def sweep_jobs() -> None:
+    """Sweep once now: interrupt stalled checks, re-queue orphaned ones, remove part files."""
+    from assessments import job_recovery
+
+    done = job_recovery.sweep()
+    click.echo(
+        f"interrupted {done['interrupted']}, re-queued {done['requeued']}, "
+        f"removed {done['parts_removed']} orphaned upload part files"
+    )
 
 
 reviews_cli = AppGroup("reviews", help="Periodic re-review.")

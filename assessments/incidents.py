@@ -85,6 +85,10 @@ def page_of_incidents(
     ):
         if filters.get(key) is not None:
             conditions.append(column == filters[key])
+    if filters.get("visible_to") is not None:  # need-to-know: no incidents of withheld pilots
+        from registry.catalog.service import readable_pilot_ids
+
+        conditions.append(Incident.pilot_id.in_(readable_pilot_ids(filters["visible_to"])))
     total = db.session.scalar(select(func.count()).select_from(Incident).where(*conditions))
     items = db.session.scalars(
         select(Incident)

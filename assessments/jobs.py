@@ -22,39 +22,66 @@ def _local_executor() -> ThreadPoolExecutor:
     return _executor
 
 
-def enqueue(job: Callable[..., Any], *args: Any) -> None:
-    """Queue a job; it gets only the ids passed here and looks everything else up itself."""
-    redis_url = current_app.config.get("REDIS_URL")
-    if redis_url:
-        from redis import Redis
-        from rq import Queue
-
-        queue = Queue(QUEUE_NAME, connection=Redis.from_url(redis_url))
-        queue.enqueue(
-            job, *args, job_timeout=current_app.config.get("BIAS_CHECK_TIMEOUT_SECONDS", 900)
-        )
-        log.info("job %s%s queued on RQ", job.__name__, args)
-        return
-    app = current_app._get_current_object()
-    _local_executor().submit(_run_in_app, app, job, args)
-    log.info("job %s%s queued in-process", job.__name__, args)
-
-
-def drain(timeout: float = 60.0) -> None:
-    """Wait until every job queued in-process so far has finished (no-op under RQ).
-
-    The executor runs one job at a time, so a no-op queued behind them finishes last. Used
-    before an app's engine is disposed, so no job returns a connection to a discarded pool.
-    """
+def drain(timeout: float = 60) -> None:
+    """Wait until the in-process executor has run every job queued so far (tests, shutdown)."""
     if _executor is not None:
         _executor.submit(lambda: None).result(timeout=timeout)
 
 
-def _run_in_app(app: Flask, job: Callable[..., Any], args: tuple[Any, ...]) -> None:
+def uses_rq() -> bool:
+    """Whether jobs go to RQ workers (REDIS_URL is set) rather than the in-process executor."""
+    return bool(current_app.config.get("REDIS_URL"))
+
+
+def rq_queue():
+    """The RQ queue that jobs go on."""
+    from redis import Redis
+    from rq import Queue
+
+    return Queue(QUEUE_NAME, connection=Redis.from_url(current_app.config["REDIS_URL"]))
+
+
+def enqueue(
+    job: Callable[..., Any],
+    *args: Any,
+    job_id: str | None = None,
+    on_done: Callable[[], None] | None = None,
+) -> None:
+    """Queue a job; it gets only the ids passed here and looks everything else up itself.
+
+    `job_id` names the RQ job (so that the job can be found again); `on_done` runs after an
+    in-process job has ended, however it ended.
+    """
+    if uses_rq():
+        rq_queue().enqueue(
+            job,
+            *args,
+            job_id=job_id,
+            job_timeout=current_app.config.get("BIAS_CHECK_TIMEOUT_SECONDS", 900),
+        )
+        log.info("job %s%s queued on RQ", job.__name__, args)
+        return
+    app = current_app._get_current_object()
+    _local_executor().submit(_run_in_app, app, job, args, on_done)
+    log.info("job %s%s queued in-process", job.__name__, args)
+
+
+def _run_in_app(
+    app: Flask,
+    job: Callable[..., Any],
+    args: tuple[Any, ...],
+    on_done: Callable[[], None] | None = None,
+) -> None:
     from registry.extensions import db
 
-    with app.app_context():
-        try:
-            job(*args)
-        finally:
-            db.session.remove()
+    try:
+        with app.app_context():
+            try:
+                job(*args)
+            finally:
+                db.session.remove()
+    except Exception:  # noqa: BLE001 - the executor would swallow it; the log must not
+        log.exception("job %s%s failed", job.__name__, args)
+    finally:
+        if on_done is not None:
+            on_done()

@@ -103,6 +103,8 @@ class BiasCheck(db.Model):
     # The job
     status: Mapped[str] = mapped_column(String(12), index=True)
     error: Mapped[str | None] = mapped_column(Text)
+    # A failed check's reason: "error" (its own) or "interrupted" (its process stopped)
+    failure_reason: Mapped[str | None] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -248,6 +248,13 @@ class BiasCheckSchema(ma.Schema):
     name = fields.String(allow_none=True)
     status = fields.String()
     error = fields.String(allow_none=True)
+    failure_reason = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Why a failed check failed: error (its own error) or interrupted "
+            "(its worker stopped, or it ran out of time); null unless failed."
+        },
+    )
     filename = fields.String()
     sha256 = fields.String()
     size = fields.Integer()

@@ -11,6 +11,7 @@ from marshmallow import fields, validate
 from assessments import concern_guard, concerns, incidents, publishing, risks
 from registry.api_base import MAX_ID
 from registry.api_base import RegistryBlueprint as Blueprint
+from registry.auth import need_to_know
 from registry.auth.api_auth import api_user
 from registry.auth.permissions import authorize
 from registry.catalog import service as catalog
@@ -273,7 +274,9 @@ class Incidents(MethodView):
     @blp.paginate()
     def get(self, filters, pagination_parameters):
         """Incidents, newest first."""
-        authorize(api_user(), "incident.read")
+        user = api_user()
+        authorize(user, "incident.read")
+        filters = {**filters, "visible_to": need_to_know.readable_pilot_ids_filter(user)}
         items, total = incidents.page_of_incidents(
             filters, page=pagination_parameters.page, page_size=pagination_parameters.page_size
         )

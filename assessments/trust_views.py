@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required
 
 from assessments import concern_guard, concerns, incidents, publishing, risks
+from registry.auth import need_to_know
 from registry.auth.permissions import authorize, can
 from registry.catalog import public_record
 from registry.catalog import service as catalog
@@ -181,8 +182,11 @@ def incident_list():
     authorize(current_user, "incident.read")
     page, size = page_args()
     pilot = _pilot_filter()
+    visible_to = need_to_know.readable_pilot_ids_filter(current_user)
     items, total = incidents.page_of_incidents(
-        {"pilot_id": pilot.id if pilot else None}, page=page, page_size=size
+        {"pilot_id": pilot.id if pilot else None, "visible_to": visible_to},
+        page=page,
+        page_size=size,
     )
     return render_template(
         "assessments/incidents.html",

@@ -76,9 +76,9 @@ def questionnaire(pilot_id: int):
 @login_required
 def assessment_result(assessment_id: int):
     """Show an assessment's scores, level and per-area breakdown."""
-    authorize(current_user, "pilot.read")
     assessment = service.get_assessment(assessment_id)
     pilot = catalog.get_pilot(assessment.pilot_id)
+    authorize(current_user, "pilot.read_restricted", pilot)
     rows = []
     for area in assessment.breakdown:
         share = (area["raw"] / area["max_raw"]) if area["max_raw"] else 0
@@ -122,8 +122,9 @@ def upload_evidence(pilot_id: int):
 @login_required
 def download_evidence(evidence_id: int):
     """Download an evidence file as an attachment."""
-    authorize(current_user, "pilot.read")
-    return evidence_response(service.get_evidence(evidence_id))
+    evidence = service.get_evidence(evidence_id)
+    authorize(current_user, "pilot.read_restricted", catalog.get_pilot(evidence.pilot_id))
+    return evidence_response(evidence)
 
 
 @bp.post("/pilots/<int:pilot_id>/risk-tier-override")
@@ -239,9 +240,9 @@ def bias_check_columns():
 @login_required
 def bias_check_detail(check_id: int):
     """Show a check's progress or its results, findings and charts."""
-    authorize(current_user, "pilot.read")
     check = bias_checks.get(check_id)
     pilot = catalog.get_pilot(check.pilot_id)
+    authorize(current_user, "pilot.read_restricted", pilot)
     from assessments import charts
 
     results = check.results or {}
@@ -292,7 +293,7 @@ def _detectable(check) -> list[dict[str, Any]]:
 @bp.post("/bias-checks/<int:check_id>/rerun")
 @login_required
 def bias_check_rerun(check_id: int):
-    """Queue a failed check again."""
+    """Run a check that has ended again."""
     check = bias_checks.rerun(bias_checks.get(check_id), current_user)
     flash("The check was queued again.", "info")
     return redirect(url_for("assessments.bias_check_detail", check_id=check.id))

@@ -54,9 +54,18 @@ def register_middleware(app: Flask) -> None:
         )
 
 
+class OneLineFormatter(logging.Formatter):
+    """One log record, one line: CR and LF in a message (a pilot name, say) are escaped, so
+    that no value can forge a log line. A traceback still follows on its own lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        line = super().formatMessage(record)
+        return line.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def configure_logger(app: Flask) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     for name in ("registry", "policies", "assessments", "reports"):
         logger = logging.getLogger(name)
         if not any(getattr(h, "_registry", False) for h in logger.handlers):
@@ -95,7 +104,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     """The places where later domains plug into the core's pages, commands and signals."""
-    from assessments import compliance
+    from assessments import access, compliance, job_recovery
     from assessments import demo as assessments_demo
     from assessments.review_views import review_panel
     from assessments.trust_views import trust_panel
@@ -103,6 +112,8 @@ def register_hooks(app: Flask) -> None:
     from policies.store import install_library
 
     compliance.init_app(app)
+    job_recovery.init_app(app)
+    access.init_app(app)
     app.extensions["registry"] = {
         # Callables taking a pilot and returning a template context for a pilot-page section.
         "pilot_panels": [review_panel, pilot_panel, bias_panel, trust_panel],
@@ -128,7 +139,9 @@ def register_blueprints(app: Flask) -> None:
     from policies.api import blp as policies_api
     from policies.views import bp as policies_views
     from registry.api_base import reject_nul_characters
+    from registry.api_docs import bp as api_docs_assets
     from registry.audit.api import blp as audit_api
+    from registry.auth import need_to_know
     from registry.auth.api import blp as tokens_api
     from registry.auth.api_auth import authenticate_api_request
     from registry.auth.views import bp as auth_views
@@ -147,6 +160,7 @@ def register_blueprints(app: Flask) -> None:
     app.before_request(authenticate_api_request)
     app.before_request(authorize_api_body)
     app.before_request(reject_nul_characters)
+    need_to_know.init_app(app)
     for blueprint in (
         catalog_api,
         audit_api,
@@ -172,6 +186,7 @@ def register_blueprints(app: Flask) -> None:
         public_views,
         reports_views,
         health,
+        api_docs_assets,
     ):
         app.register_blueprint(blueprint)
     csrf.exempt(health)

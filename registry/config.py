@@ -52,6 +52,11 @@ _ENV_KEYS = {
     "AUDIT_CHECKPOINT_COPY_FILE": str,
     "TOKEN_DEFAULT_EXPIRY_DAYS": int,
     "HSTS_SECONDS": int,
+    "BIAS_CHECK_TIMEOUT_SECONDS": int,
+    "JOB_HEARTBEAT_SECONDS": int,
+    "JOB_STALE_SECONDS": int,
+    "JOB_SWEEP_SECONDS": int,
+    "UPLOAD_PART_MAX_AGE_SECONDS": int,
 }
 
 
@@ -95,7 +100,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "docs",
-        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        # Swagger UI's files come with the swagger-ui-bundle package and are served by the app
+        # (registry.api_docs), relative to /api/v1/docs: no CDN, the app's own CSP.
+        "OPENAPI_SWAGGER_UI_URL": "docs/assets/",
+        "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
         "API_SPEC_OPTIONS": {
             "info": {"description": "The public API of the AI Oversight Registry."},
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
@@ -160,6 +168,18 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "TOKEN_DEFAULT_EXPIRY_DAYS": 90,
         # Strict-Transport-Security max-age with REGISTRY_ENV=production (one year); 0 omits it.
         "HSTS_SECONDS": 365 * 24 * 3600,
+        # No job is ever stuck (assessments.job_recovery). A process beats a heartbeat every
+        # JOB_HEARTBEAT_SECONDS for each check it holds (queued in its executor, or running).
+        # The sweep, at start-up and every JOB_SWEEP_SECONDS (0: never on a timer), fails a
+        # running check whose heartbeat is older than JOB_STALE_SECONDS ("interrupted"),
+        # re-queues a queued check that no executor holds, and removes upload part files older
+        # than UPLOAD_PART_MAX_AGE_SECONDS. A check running longer than
+        # BIAS_CHECK_TIMEOUT_SECONDS loses its heartbeat, and so ends as interrupted too.
+        "BIAS_CHECK_TIMEOUT_SECONDS": 900,
+        "JOB_HEARTBEAT_SECONDS": 10,
+        "JOB_STALE_SECONDS": 120,
+        "JOB_SWEEP_SECONDS": 60,
+        "UPLOAD_PART_MAX_AGE_SECONDS": 6 * 3600,
     }
 
 
@@ -197,7 +217,13 @@ class InsecureConfiguration(ConfigurationError):
 
 
 def check(config: dict[str, Any]) -> None:
-    """Refuse to run production with the default secret key."""
+    """Refuse to run production with the default secret key, or heartbeats that look stale."""
+    beat, stale = config.get("JOB_HEARTBEAT_SECONDS"), config.get("JOB_STALE_SECONDS")
+    if beat is not None and stale is not None and not 0 < 2 * int(beat) < int(stale):
+        raise ConfigurationError(
+            "JOB_STALE_SECONDS must be more than twice JOB_HEARTBEAT_SECONDS (a live job's "
+            "heartbeat would otherwise look stopped)"
+        )
     if config.get("REGISTRY_ENV") == "production" and config.get("SECRET_KEY") in (
         None,
         "",

@@ -199,12 +199,12 @@ def init_app(app: Flask) -> None:
     def security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        if not request.path.startswith("/api/v1/docs"):
-            response.headers.setdefault(
-                "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
-            )
+        # Every page, the API documentation too (its Swagger UI is served by the app).
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
+        )
         response.headers.setdefault("X-Frame-Options", "DENY")
         hsts_seconds = int(app.config.get("HSTS_SECONDS") or 0)
         if app.config.get("REGISTRY_ENV") == "production" and hsts_seconds > 0:

@@ -6,7 +6,7 @@ import io
 from collections.abc import Sequence
 from functools import lru_cache
 
-from assessments.charts import _HASHSALT, _add_title_desc
+from assessments.charts import CHART_RC, _add_title_desc
 
 
 def bar_chart_svg(key: str, title: str, labels: Sequence[str], values: Sequence[int]) -> str:
@@ -38,7 +38,7 @@ def _bar_chart_svg(key: str, title: str, labels: tuple[str, ...], values: tuple[
     from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure
 
-    rc = {"svg.fonttype": "none", "svg.hashsalt": _HASHSALT, "font.family": "DejaVu Sans", "font.size": 10}
+    rc = CHART_RC
     n = len(labels)
     with rc_context(rc):
         fig = Figure(figsize=(6.5, 0.9 + 0.38 * max(n, 1)), layout="constrained")

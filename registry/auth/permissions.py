@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from registry.errors import Forbidden, Unauthorized
+from registry.errors import Forbidden, NotFound, Unauthorized
 
 CREATORS = frozenset({"team", "caio", "admin"})
 READERS_OF_OVERSIGHT = frozenset({"admin", "caio", "board"})
@@ -77,9 +77,33 @@ def _commenter(user: Any, pilot: Any) -> bool:
     return user.role in READERS_OF_OVERSIGHT or is_pilot_member(user, pilot)
 
 
+def is_withheld(pilot: Any) -> bool:
+    """A pilot withheld as a whole ("Yes - ..." or "Other"): need-to-know only."""
+    from registry.catalog.public_record import is_wholly_withheld
+
+    return pilot is not None and is_wholly_withheld(pilot.is_withheld)
+
+
+def _need_to_know(user: Any, pilot: Any) -> bool:
+    """The pilot's team (owner and members), CAIOs, the board and administrators."""
+    return user.role in READERS_OF_OVERSIGHT or is_pilot_member(user, pilot)
+
+
+def _pilot_reader(user: Any, pilot: Any) -> bool:
+    """Anyone signed in reads a pilot, unless it is withheld: then only who needs to know."""
+    return pilot is None or not is_withheld(pilot) or _need_to_know(user, pilot)
+
+
 # action -> (rule, what the action is, for the 403 message)
 RULES: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
-    "pilot.read": (_signed_in, "read pilots"),
+    # Without a pilot: pilots in general. With one: that pilot and what belongs to it.
+    "pilot.read": (_pilot_reader, "read this pilot"),
+    "pilot.read_withheld": (_oversight_reader, "read every withheld pilot"),
+    # Evidence files, raw bias-check uploads and results, questionnaire answers.
+    "pilot.read_restricted": (
+        _need_to_know,
+        "read this pilot's evidence, bias-check data or questionnaire answers",
+    ),
     "pilot.create": (_creator, "register pilots"),
     "pilot.update": (_pilot_editor, "edit this pilot"),
     "pilot.delete": (_pilot_editor, "delete this pilot"),
@@ -113,6 +137,9 @@ RULES: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
 }
 
 
+# Actions refused with 404, not 403: who may not read a withheld pilot does not learn it exists.
+HIDDEN_WHEN_REFUSED = frozenset({"pilot.read"})
+
 # action -> a function saying why a refusal happened, where a role alone does not explain it.
 REASONS: dict[str, Callable[[Any, Any], str | None]] = {
     "pilot.decide": _why_not_independent,
@@ -135,5 +162,7 @@ def authorize(user: Any, action: str, target: Any = None) -> None:
         raise Unauthorized("Sign in, or send a valid bearer token.")
     rule, description = RULES[action]
     if not rule(user, target):
+        if action in HIDDEN_WHEN_REFUSED:
+            raise NotFound(f"There is no pilot {getattr(target, 'id', '')}.")
         why = REASONS.get(action, lambda _u, _t: None)(user, target)
         raise Forbidden(why or f"A {user.role_label.lower()} may not {description}.")

@@ -7,6 +7,7 @@ from functools import cache
 from flask.views import MethodView
 
 from registry.api_base import RegistryBlueprint as Blueprint
+from registry.auth import need_to_know
 from registry.auth.api_auth import api_user
 from registry.auth.permissions import authorize
 from registry.catalog import lifecycle, service
@@ -54,8 +55,10 @@ class Pilots(MethodView):
     @blp.paginate()
     def get(self, filters, pagination_parameters):
         """List pilots, filtered and searched."""
-        authorize(api_user(), "pilot.read")
+        user = api_user()
+        authorize(user, "pilot.read")
         _check_pilot_rows_cover_schema()
+        filters = {**filters, "visible_to": need_to_know.readable_pilot_ids_filter(user)}
         items, total = service.page_of_pilot_rows(
             filters, page=pagination_parameters.page, page_size=pagination_parameters.page_size
         )

@@ -48,6 +48,9 @@ def _filter_params(filters: Mapping[str, Any]) -> dict[str, Any]:
     for field in ("agency", "owner_email", "member_email"):
         if value := filters.get(field):
             params[f"filter_{field}"] = value.lower()
+    # Need-to-know: withheld pilots only for their own team (set by the caller, not the query).
+    if (reader := filters.get("visible_to")) is not None:
+        params["filter_visible_to"] = int(reader)
     return params
 
 
@@ -56,7 +59,7 @@ def _filter_params(filters: Mapping[str, Any]) -> dict[str, Any]:
 # long as running it.
 
 
-@lru_cache(maxsize=512)  # 2**9 sets of the nine filters
+@lru_cache(maxsize=1024)  # 2**10 sets of the ten filters
 def _filter_conditions(names: frozenset[str]) -> tuple[ColumnElement[bool], ...]:
     """The WHERE conditions for the filters named (as their _filter_params keys).
 
@@ -79,6 +82,8 @@ def _filter_conditions(names: frozenset[str]) -> tuple[ColumnElement[bool], ...]
     if "filter_owner_email" in names:
         owner_ids = select(users.id).where(users.email == bindparam("filter_owner_email"))
         conditions.append(pilots.owner_id.in_(owner_ids))
+    if "filter_visible_to" in names:
+        conditions.append(_readable_by(bindparam("filter_visible_to")))
     if "filter_member_email" in names:
         member_ids = select(users.id).where(users.email == bindparam("filter_member_email"))
         conditions.append(
@@ -92,6 +97,25 @@ def _filter_conditions(names: frozenset[str]) -> tuple[ColumnElement[bool], ...]
             )
         )
     return tuple(conditions)
+
+
+def _readable_by(reader: Any) -> ColumnElement[bool]:
+    """Pilots a team user may read: those not withheld as a whole, and those of their team."""
+    pilots = Pilot.__table__.c
+    withheld = or_(pilots.is_withheld.like("Yes%"), pilots.is_withheld.like("Other%"))
+    return or_(
+        pilots.is_withheld.is_(None),
+        ~withheld,
+        pilots.owner_id == reader,
+        pilots.id.in_(
+            select(pilot_team_members.c.pilot_id).where(pilot_team_members.c.user_id == reader)
+        ),
+    )
+
+
+def readable_pilot_ids(reader_id: int) -> Select:
+    """A SELECT of the ids of the pilots a (team) user may read (see permissions.pilot.read)."""
+    return select(Pilot.__table__.c.id).where(_readable_by(reader_id))
 
 
 def pilot_query(filters: Mapping[str, Any]) -> Select:

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
+from registry.auth import need_to_know
 from registry.auth.permissions import authorize
 from registry.catalog import service, vocabulary
 from registry.catalog.schemas import DataSourceInputSchema, PilotInputSchema, PilotQuerySchema
@@ -88,6 +89,7 @@ def pilot_list():
     raw = {key: value for key, value in request.args.items() if key in FILTER_FIELDS and value}
     errors = PilotQuerySchema().validate(raw)
     filters = {key: value for key, value in raw.items() if key not in errors}
+    filters["visible_to"] = need_to_know.readable_pilot_ids_filter(current_user)
     page, size = page_args()
     pilots, total = service.page_of_pilots(filters, page=page, page_size=size)
     return render_template(

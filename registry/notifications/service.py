@@ -80,12 +80,22 @@ def discard_pending_email(session) -> None:
     session.info.pop("pending_email", None)
 
 
+def header_value(value: str) -> str:
+    """A value safe for an email header: no CR, LF or other control characters (a pilot name
+    with a line break would otherwise make EmailMessage refuse the header, and the email)."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
+
+
 def _send(settings: dict[str, Any], to: str, subject: str, text: str) -> None:
-    message = EmailMessage()
-    message["From"] = settings["MAIL_SENDER"]
-    message["To"] = to
-    message["Subject"] = subject
-    message.set_content(text)
+    try:
+        message = EmailMessage()
+        message["From"] = header_value(settings["MAIL_SENDER"])
+        message["To"] = header_value(to)
+        message["Subject"] = header_value(subject)
+        message.set_content(text)
+    except (ValueError, TypeError) as error:  # never a silent thread death: say what failed
+        log.warning("email to %s not built: %s", to, error)
+        return
     try:
         with smtplib.SMTP(settings["MAIL_SERVER"], settings["MAIL_PORT"] or 25, timeout=10) as smtp:
             smtp.send_message(message)

@@ -166,9 +166,11 @@ def test_stalled_checks_are_reaped_and_can_be_rerun(client, app, headers, pilot,
             break
         time.sleep(0.1)
     assert state["status"] == "succeeded" and state["attempts"] == 2
-    assert (
-        client.post(f"/api/v1/bias-checks/{check['id']}/rerun", headers=headers).status_code == 409
-    )
+    # A succeeded check can be re-run too: a new check of the same upload, the old result kept.
+    again = client.post(f"/api/v1/bias-checks/{check['id']}/rerun", headers=headers)
+    assert again.status_code == 202
+    assert again.get_json()["id"] != check["id"] and again.get_json()["sha256"] == check["sha256"]
+    assert db.session.get(BiasCheck, check["id"]).status == "succeeded"
 
 
 def test_pages_show_results_and_the_upload_form(client, factory, login, pilot):

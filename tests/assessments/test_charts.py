@@ -104,3 +104,23 @@ def test_matplotlib_is_imported_lazily():
         cwd=str(Path(__file__).resolve().parents[2]),
     )
     assert out.stdout.strip() == "False"
+
+
+def test_group_labels_with_dollar_signs_are_drawn_literally_and_the_check_succeeds(factory):
+    """'$0-$25k' is not maths (drawn '0−25k' before), and 'price $\\x$ band' no longer fails."""
+    from reports.charts import bar_chart_svg
+
+    labels = ["$0-$25k", r"price $\x$ band"]
+    rows = "".join(f"{labels[i % 2]},{i % 3 % 2},{i % 5 % 2}\n" for i in range(200))
+    team = factory.user("team")
+    check = factory.bias_check(factory.pilot(team), team, content=("g,y,p\n" + rows).encode())
+    assert check.status == "succeeded", check.error
+    assert check.charts
+    for svg in check.charts.values():
+        texts = {"".join(t.itertext()) for t in ET.fromstring(svg).iter(f"{SVG}text")}
+        assert any("$0-$25k" in t for t in texts), texts
+        assert any(r"price $\x$ band" in t for t in texts), texts
+    bars = ET.fromstring(bar_chart_svg("tiers", "By $ band", labels, [1, 2]))
+    assert {"$0-$25k", r"price $\x$ band", "By $ band"} <= {
+        "".join(t.itertext()) for t in bars.iter(f"{SVG}text")
+    }

@@ -543,3 +543,61 @@ def test_the_audit_chain_is_intact_after_the_faults(client, factory, monkeypatch
     )
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0 and "audit chain intact" in result.output
+
+
+def test_a_signed_in_browser_gets_a_503_page_when_the_database_is_gone(app, factory, tmp_path):
+    """The error page must not load the signed-in user: that needs the database (was a 500)."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("the SQLite variant; PostgreSQL has its own")
+    user = factory.user("team")
+    source = Path(sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database)
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    import sqlite3
+
+    live, copy = sqlite3.connect(source), sqlite3.connect(volume / "registry.sqlite3")
+    live.backup(copy)
+    live.close()
+    copy.close()
+    moved = _app_at(f"sqlite:///{volume / 'registry.sqlite3'}", app.config["UPLOAD_FOLDER"])
+    client = moved.test_client()
+    try:
+        signed_in = client.post("/login", data={"email": user.email, "password": factory.PASSWORD})
+        assert signed_in.status_code == 302
+        assert client.get("/pilots").status_code == 200
+        volume.rename(tmp_path / "unmounted")
+        with moved.app_context():
+            db.engine.dispose()
+        for path in ("/pilots", "/", "/no-such-page"):
+            response = client.get(path)
+            assert response.status_code == 503, (path, response.get_data(as_text=True)[:300])
+            assert "unavailable" in response.get_data(as_text=True).lower()
+        (tmp_path / "unmounted").rename(volume)
+        page = client.get("/pilots")
+        assert page.status_code == 200 and user.name in page.get_data(as_text=True)
+    finally:
+        with moved.app_context():
+            db.engine.dispose()
+
+
+def test_a_signed_in_browser_gets_a_503_page_when_postgresql_is_gone(app, factory, pg_proxy):
+    proxy, proxied_url = pg_proxy
+    user = factory.user("team")
+    proxied = _app_at(
+        proxied_url.render_as_string(hide_password=False),
+        app.config["UPLOAD_FOLDER"],
+        connect_args={"connect_timeout": 3},
+    )
+    client = proxied.test_client()
+    try:
+        signed_in = client.post("/login", data={"email": user.email, "password": factory.PASSWORD})
+        assert signed_in.status_code == 302
+        proxy.stop()
+        response = client.get("/pilots")
+        assert response.status_code == 503, response.get_data(as_text=True)[:300]
+        assert "unavailable" in response.get_data(as_text=True).lower()
+        proxy.start()
+        assert client.get("/pilots").status_code == 200
+    finally:
+        with proxied.app_context():
+            db.engine.dispose()

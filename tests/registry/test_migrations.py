@@ -240,3 +240,63 @@ def test_the_checkpoint_migration_keeps_tokens_with_full_access_and_an_expiry(
         assert "audit_checkpoints" in sa.inspect(db.engine).get_table_names()
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.db
+def test_the_job_recovery_migration_gives_failed_checks_their_reason(empty_database, tmp_path):
+    """Checks the old reaper failed become interrupted; other failed checks, errors."""
+    import datetime as dt
+
+    app = create_app(
+        {
+            **conftest.BASE_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": empty_database,
+            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        }
+    )
+    now = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    with app.app_context():
+        upgrade(revision="0016")
+        conn = db.session.connection()
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (id, email, name, role, active, session_nonce, created_at) "
+                "VALUES (1, 'owner@agency.gov', 'Owner', 'team', true, 'n', :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO pilots (id, use_case_id, name, purpose, agency, owner_id, "
+                "created_by_id, owner_to_confirm, stage, review_status, is_withheld, "
+                "demographic_features, inventory_extra, created_at, updated_at, version, "
+                "unreviewed_changes) VALUES (1, 'MCG-1', 'Pilot', 'Routes requests.', 'MCG', "
+                "1, 1, false, 'pilot', 'draft', 'No', '[]', '{}', :now, :now, 1, '[]')"
+            ),
+            {"now": now},
+        )
+        checks = [
+            (1, "failed", "The worker stopped responding (no heartbeat for 900 s); re-run."),
+            (2, "failed", "The column 'y' is missing."),
+            (3, "succeeded", None),
+        ]
+        for check_id, status, error in checks:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO bias_checks (id, pilot_id, filename, sha256, size, file_format, "
+                    "task, sensitive_features, positive_label, status, error, attempts, "
+                    "queued_at, created_at) VALUES (:id, 1, 'a.csv', :sha, 10, 'csv', "
+                    "'binary_classification', '[\"g\"]', '1', :status, :error, 1, :now, :now)"
+                ),
+                {"id": check_id, "sha": "0" * 64, "status": status, "error": error, "now": now},
+            )
+        db.session.commit()
+        upgrade()
+        reasons = dict(
+            db.session.execute(
+                sa.text("SELECT id, failure_reason FROM bias_checks ORDER BY id")
+            ).all()
+        )
+        assert reasons == {1: "interrupted", 2: "error", 3: None}
+        db.session.commit()
+        db.engine.dispose()

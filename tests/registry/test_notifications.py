@@ -241,3 +241,41 @@ def test_a_condition_met_by_its_item_tells_the_team(client, factory, mailbox, pe
 
     factory.evidence(db.session.get(Pilot, pilot.id), people["owner"], kind="pia")
     expect(client, mailbox, tokens, people, "owner", "condition_met", "is met")
+
+
+FORGED = "Benefits triage\r\n2026-11-30 12:00:00,000 INFO registry.auth: admin signed in"
+
+
+def test_a_pilot_name_with_a_line_break_still_reaches_the_email(
+    client, factory, mailbox, people, tokens
+):
+    """The Subject header is made safe; before, EmailMessage refused it and no email went."""
+    pilot = factory.pilot(people["owner"], name=FORGED)
+    assert "\n" in pilot.name
+    submission = client.post(
+        f"/api/v1/pilots/{pilot.id}/submission", json={"note": "Ready."}, headers=tokens["owner"]
+    )
+    assert submission.status_code == 201
+    subject = mailbox.wait_for(people["caio"].email, "Benefits triage 2026-11-30 12:00:00,000")
+    assert "\n" not in subject and "\r" not in subject
+
+
+def test_a_pilot_name_with_a_line_break_cannot_forge_a_log_line(app, client, factory, people):
+    """Every record is one line: CR and LF inside a message are escaped."""
+    handler = app.logger.handlers[0]
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    try:
+        pilot = factory.pilot(people["owner"], name=FORGED)
+        headers = factory.headers(people["owner"])
+        response = client.post(
+            f"/api/v1/pilots/{pilot.id}/submission", json={"note": "Ready."}, headers=headers
+        )
+        assert response.status_code == 201
+    finally:
+        handler.setStream(previous)
+    lines = buffer.getvalue().splitlines()
+    mentions = [line for line in lines if "Benefits triage" in line]
+    assert mentions, lines  # the notification is logged (no SMTP configured here)
+    assert all("\\r\\n2026-11-30 12:00:00,000 INFO" in line for line in mentions)
+    assert not any(line.startswith("2026-11-30 12:00:00,000") for line in lines)

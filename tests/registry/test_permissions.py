@@ -64,7 +64,7 @@ MATRIX = [
         "GET",
         "/api/v1/pilots/{pilot}/bias-checks",
         None,
-        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+        dict(admin=200, caio=200, board=200, member=200, other_team=403, anonymous=401),
     ),
     (
         "POST",
@@ -76,13 +76,14 @@ MATRIX = [
         "GET",
         "/api/v1/bias-checks/{bias_check}",
         None,
-        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+        dict(admin=200, caio=200, board=200, member=200, other_team=403, anonymous=401),
     ),
     (
         "POST",
         "/api/v1/bias-checks/{bias_check}/rerun",
         None,
-        dict(admin=409, caio=403, board=403, member=409, other_team=403, anonymous=401),
+        # The check has succeeded: a re-run is a new check of the same upload.
+        dict(admin=202, caio=403, board=403, member=202, other_team=403, anonymous=401),
     ),
     (
         "GET",
@@ -100,7 +101,7 @@ MATRIX = [
         "GET",
         "/api/v1/pilots/{pilot}/impact-assessments",
         None,
-        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+        dict(admin=200, caio=200, board=200, member=200, other_team=403, anonymous=401),
     ),
     (
         "POST",
@@ -112,7 +113,7 @@ MATRIX = [
         "GET",
         "/api/v1/impact-assessments/{assessment}",
         None,
-        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+        dict(admin=200, caio=200, board=200, member=200, other_team=403, anonymous=401),
     ),
     (
         "POST",
@@ -142,7 +143,7 @@ MATRIX = [
         "GET",
         "/api/v1/evidence/{evidence}/download",
         None,
-        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+        dict(admin=200, caio=200, board=200, member=200, other_team=403, anonymous=401),
     ),
     (
         "GET",
@@ -291,6 +292,9 @@ MATRIX = [
      dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
     ("GET", "/static/reports/{report_static_file}", None,
      dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
+    # Swagger UI's files for /api/v1/docs, from the swagger-ui-bundle package: public.
+    ("GET", "/api/v1/docs/assets/{docs_asset}", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
     ("GET", "/login", None,
      dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=200)),
     ("POST", "/login", {"email": "nobody@agency.gov", "password": "wrong-password"},
@@ -322,7 +326,7 @@ MATRIX = [
     ("POST", "/pilots/{pilot}/risk-tier-override", {},
      dict(admin=403, caio=422, board=403, member=403, other_team=403, anonymous=302)),
     ("GET", "/assessments/{assessment}", None,
-     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+     dict(admin=200, caio=200, board=200, member=200, other_team=403, anonymous=302)),
     ("GET", "/pilots/{pilot}/bias-checks/new", None,
      dict(admin=200, caio=403, board=403, member=200, other_team=403, anonymous=302)),
     ("POST", "/pilots/{pilot}/bias-checks/new", {},
@@ -330,13 +334,13 @@ MATRIX = [
     ("POST", "/bias-checks/columns", {},
      dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
     ("GET", "/bias-checks/{bias_check}", None,
-     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+     dict(admin=200, caio=200, board=200, member=200, other_team=403, anonymous=302)),
     ("POST", "/bias-checks/{bias_check}/rerun", {},
-     dict(admin=409, caio=403, board=403, member=409, other_team=403, anonymous=302)),
+     dict(admin=302, caio=403, board=403, member=302, other_team=403, anonymous=302)),
     ("POST", "/pilots/{pilot}/evidence", {},
      dict(admin=422, caio=403, board=403, member=422, other_team=403, anonymous=302)),
     ("GET", "/evidence/{evidence}/download", None,
-     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+     dict(admin=200, caio=200, board=200, member=200, other_team=403, anonymous=302)),
     ("POST", "/pilots/{pilot}/submit", {},
      dict(admin=302, caio=403, board=403, member=302, other_team=403, anonymous=302)),
     ("POST", "/pilots/{pilot}/decide",
@@ -542,7 +546,11 @@ PLACEHOLDERS = (
     "pilot", "source", "assessment", "policy", "evidence", "bias_check", "condition", "token",
     "user", "revision", "use_case", "reference", "concern", "incident", "risk",
 )
-STATIC = {"static_file": "css/app.css", "report_static_file": "print.css"}
+STATIC = {
+    "static_file": "css/app.css",
+    "report_static_file": "print.css",
+    "docs_asset": "swagger-ui.css",
+}
 
 
 def _api_request(client, world, method, url, body, role):
@@ -605,7 +613,7 @@ def test_permission_matrix(client, world, login, method, path, body, role, expec
         response = _html_request(client, world, login, method, url, body, role)
     response.close()
     assert response.status_code == expected, response.get_data(as_text=True)[:300]
-    if api and not path.endswith(("/docs", "/download", ".csv", ".pdf")):
+    if api and not path.endswith(("/docs", "/download", ".csv", ".pdf", "{docs_asset}")):
         assert response.status_code == 204 or response.is_json
     if not api and role == "anonymous" and expected == 302 and path != "/logout":
         # Anonymous visitors are sent to the login page, which brings them back afterwards.
@@ -665,3 +673,111 @@ def test_tokens_are_stored_only_as_hashes(factory):
     clear = factory.token(user)
     stored = db.session.query(ApiToken).one()
     assert clear not in (stored.token_hash, stored.prefix) and len(stored.token_hash) == 64
+
+# ---- need-to-know: a withheld pilot ----------------------------------------------------------
+# Its team (owner and members), CAIOs, the board and administrators read it and everything of
+# it; any other team user gets 404, as if it did not exist (and 403 for restricted records of
+# pilots that are not withheld, above). {w_*} belong to a pilot of `member` withheld as a whole.
+READ_WITHHELD = dict(admin=200, caio=200, board=200, member=200, other_team=404)
+WITHHELD_MATRIX = [
+    ("GET", "/api/v1/pilots/{w_pilot}"),
+    ("GET", "/api/v1/pilots/{w_pilot}/report.pdf"),
+    ("GET", "/api/v1/pilots/{w_pilot}/record.json"),
+    ("GET", "/api/v1/pilots/{w_pilot}/model-card.json"),
+    ("GET", "/api/v1/pilots/{w_pilot}/decisions"),
+    ("GET", "/api/v1/pilots/{w_pilot}/conditions"),
+    ("GET", "/api/v1/pilots/{w_pilot}/revisions"),
+    ("GET", "/api/v1/pilots/{w_pilot}/compliance"),
+    ("GET", "/api/v1/pilots/{w_pilot}/evidence"),
+    ("GET", "/api/v1/pilots/{w_pilot}/bias-checks"),
+    ("GET", "/api/v1/pilots/{w_pilot}/impact-assessments"),
+    ("GET", "/api/v1/pilots/{w_pilot}/risks"),
+    ("GET", "/api/v1/pilots/{w_pilot}/publication"),
+    ("GET", "/api/v1/bias-checks/{w_bias_check}"),
+    ("GET", "/api/v1/evidence/{w_evidence}/download"),
+    ("GET", "/api/v1/impact-assessments/{w_assessment}"),
+    ("GET", "/api/v1/incidents/{w_incident}"),
+    ("GET", "/api/v1/risks/{w_risk}"),
+    ("GET", "/pilots/{w_pilot}"),
+    ("GET", "/pilots/{w_pilot}/report"),
+    ("GET", "/pilots/{w_pilot}/report.pdf"),
+    ("GET", "/pilots/{w_pilot}/risks"),
+    ("GET", "/pilots/{w_pilot}/publication"),
+    ("GET", "/bias-checks/{w_bias_check}"),
+    ("GET", "/evidence/{w_evidence}/download"),
+    ("GET", "/assessments/{w_assessment}"),
+    ("GET", "/incidents/{w_incident}"),
+]
+WITHHELD_CASES = [
+    pytest.param(method, path, role, expected, id=f"{method} {path} as {role}")
+    for method, path in WITHHELD_MATRIX
+    for role, expected in READ_WITHHELD.items()
+]
+
+
+@pytest.fixture
+def withheld_world(world, factory):
+    from assessments import incidents, risks
+    from assessments import service as assessments
+
+    member = world["users"]["member"]
+    pilot = factory.pilot(member, is_withheld="Yes - Disclosure Risk")
+    return {
+        **world,
+        "w_pilot": pilot.id,
+        "w_bias_check": factory.bias_check(pilot, member).id,
+        "w_evidence": factory.evidence(pilot, member).id,
+        "w_assessment": assessments.assess(pilot, world["answers"], member).id,
+        "w_incident": incidents.open_incident({"pilot_id": pilot.id, "severity": "low"}, member).id,
+        "w_risk": risks.add_risk(pilot, {"likelihood": 2, "severity": 2}, member).id,
+    }
+
+
+@pytest.mark.parametrize(("method", "path", "role", "expected"), WITHHELD_CASES)
+def test_withheld_pilots_are_need_to_know(
+    client, withheld_world, login, method, path, role, expected
+):
+    world = withheld_world
+    url = path.format(**{k: v for k, v in world.items() if k.startswith("w_")})
+    if path.startswith("/api/"):
+        response = _api_request(client, world, method, url, None, role)
+    else:
+        response = _html_request(client, world, login, method, url, None, role)
+    response.close()
+    assert response.status_code == expected, response.get_data(as_text=True)[:300]
+    if expected == 404 and path.startswith("/api/"):
+        assert set(response.get_json()) >= {"code", "status", "message"}
+
+
+@pytest.mark.parametrize("role", ["admin", "caio", "board", "member", "other_team"])
+def test_pilot_lists_show_withheld_pilots_only_to_who_needs_to_know(
+    client, withheld_world, login, role
+):
+    world = withheld_world
+    headers = {"Authorization": f"Bearer {world['tokens'][role]}"}
+    listed = {p["id"] for p in client.get("/api/v1/pilots", headers=headers).get_json()}
+    assert world["pilot"] in listed
+    assert (world["w_pilot"] in listed) is (role != "other_team")
+    incidents = {i["id"] for i in client.get("/api/v1/incidents", headers=headers).get_json()}
+    assert world["incident"] in incidents
+    assert (world["w_incident"] in incidents) is (role != "other_team")
+    login(user=world["users"][role])
+    page = client.get("/pilots").get_data(as_text=True)
+    assert (f'/pilots/{world["w_pilot"]}"' in page) is (role != "other_team")
+    page = client.get("/incidents").get_data(as_text=True)
+    assert (f'/incidents/{world["w_incident"]}"' in page) is (role != "other_team")
+
+
+@pytest.mark.parametrize("role", ["member", "other_team"])
+def test_the_pilot_page_links_restricted_records_only_for_who_needs_to_know(
+    client, world, login, role
+):
+    login(user=world["users"][role])
+    page = client.get(f"/pilots/{world['pilot']}").get_data(as_text=True)
+    links = (
+        f"/evidence/{world['evidence']}/download",
+        f"/bias-checks/{world['bias_check']}\"",
+        f"/assessments/{world['assessment']}\"",
+    )
+    for link in links:
+        assert (link in page) is (role == "member"), link
