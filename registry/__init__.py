@@ -125,6 +125,7 @@ def register_blueprints(app: Flask) -> None:
     from registry.audit.api import blp as audit_api
     from registry.auth.api import blp as tokens_api
     from registry.auth.api_auth import authenticate_api_request
+    from registry.auth.organizations_api import blp as organizations_api
     from registry.auth.views import bp as auth_views
     from registry.catalog.api import blp as catalog_api
     from registry.catalog.views import bp as catalog_views
@@ -149,6 +150,7 @@ def register_blueprints(app: Flask) -> None:
         inventory_api,
         reports_api,
         tokens_api,
+        organizations_api,
     ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)

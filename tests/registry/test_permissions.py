@@ -272,6 +272,18 @@ MATRIX = [
     ),
     (
         "GET",
+        "/api/v1/organizations",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/organizations",
+        "organization",
+        dict(admin=201, caio=403, board=403, member=403, other_team=403, anonymous=401),
+    ),
+    (
+        "GET",
         "/api/v1/openapi.json",
         None,
         dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200),
@@ -561,6 +573,10 @@ def _api_request(client, world, method, url, body, role):
             "owner_email": world["users"]["member"].email,
             "stage": "pre_deployment",
         }
+    if body == "organization":
+        from registry.auth import organizations
+
+        body = {"name": "Bureau of Tests", "code": "BOT", "parent_id": organizations.root().id}
     if body == "concern":
         body = {"use_case_id": world["use_case"], "description": "The entry is wrong."}
     elif body == "incident":
