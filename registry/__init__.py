@@ -68,7 +68,7 @@ def configure_logger(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from registry import notifications
-    from registry.auth import sessions
+    from registry.auth import oidc, sessions
     from registry.extensions import api, csrf, db, login_manager, migrate
     from registry.json_provider import OrjsonProvider
 
@@ -84,6 +84,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     sessions.init_app(app)
+    oidc.init_app(app)
     notifications.init_app(app)
     api.init_app(app)
 

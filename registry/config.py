@@ -38,6 +38,15 @@ _ENV_KEYS = {
     "PUBLIC_INQUIRY_EMAIL": str,
     "PUBLIC_INQUIRY_EMAILS": json.loads,
     "LINK_CHECK_TIMEOUT_SECONDS": int,
+    "OIDC_ISSUER": str,
+    "OIDC_CLIENT_ID": str,
+    "OIDC_CLIENT_SECRET": str,
+    "OIDC_SCOPES": str,
+    "OIDC_ROLE_CLAIM": str,
+    "OIDC_ROLE_MAP": json.loads,
+    "OIDC_PROVIDER_NAME": str,
+    "LOCAL_LOGIN": lambda v: v.lower() in {"1", "true", "yes"},
+    "LOCAL_LOGIN_BREAK_GLASS": str,
 }
 
 
@@ -113,6 +122,18 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # The background check of links in public text.
         "LINK_CHECK_TIMEOUT_SECONDS": 5,
         "LINK_CHECK_ALLOW_PRIVATE": False,
+        # OpenID Connect sign-in (registry.auth.oidc): off unless OIDC_ISSUER is set.
+        # OIDC_ROLE_MAP maps a value of the OIDC_ROLE_CLAIM claim to {"role", "organization"}.
+        "OIDC_ISSUER": None,
+        "OIDC_CLIENT_ID": None,
+        "OIDC_CLIENT_SECRET": None,
+        "OIDC_SCOPES": "openid email profile",
+        "OIDC_ROLE_CLAIM": "groups",
+        "OIDC_ROLE_MAP": {},
+        "OIDC_PROVIDER_NAME": "your organisation's account",
+        # False turns password sign-in off, except for the break-glass administrator's email.
+        "LOCAL_LOGIN": True,
+        "LOCAL_LOGIN_BREAK_GLASS": None,
     }
 
 

@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
 
 from registry import audit
 from registry.auth.models import Organization, User
+from registry.auth.permissions import authorize
+from registry.auth.scopes import home_of, in_scope, root, scope_ids, subtree_ids
 from registry.errors import NotFound, ValidationFailed
 from registry.extensions import db
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 ORGANIZATION_AUDIT_FIELDS = ("name", "code", "parent_id")
-
-
-def root() -> Organization:
-    """The root organisation (the agency or the department that runs this instance)."""
-    organization = db.session.scalar(
-        select(Organization).where(Organization.parent_id.is_(None)).order_by(Organization.id)
-    )
-    if organization is None:
-        raise NotFound("There is no root organisation; run `flask --app wsgi db upgrade`.")
-    return organization
+__all__ = ["home_of", "in_scope", "root", "scope_ids", "subtree_ids"]
 
 
 def list_organizations() -> list[Organization]:
@@ -43,54 +35,8 @@ def by_code(code: str) -> Organization | None:
     return db.session.scalar(select(Organization).where(Organization.code == code.strip()))
 
 
-def _children() -> dict[int | None, list[int]]:
-    children: dict[int | None, list[int]] = defaultdict(list)
-    for organization_id, parent_id in db.session.execute(
-        select(Organization.id, Organization.parent_id)
-    ):
-        children[parent_id].append(organization_id)
-    return children
-
-
-def subtree_ids(organization_ids: Iterable[int]) -> set[int]:
-    """The organisations given and every one below them."""
-    children = _children()
-    found: set[int] = set()
-    stack = list(organization_ids)
-    while stack:
-        current = stack.pop()
-        if current in found:
-            continue
-        found.add(current)
-        stack.extend(children.get(current, ()))
-    return found
-
-
-def home_of(user: User) -> int:
-    """The organisation of the user's primary role (the root for accounts from before 0019)."""
-    return user.organization_id if user.organization_id is not None else root().id
-
-
-def scope_ids(user: User, roles: Iterable[str]) -> set[int]:
-    """Every organisation where the user holds one of these roles, subtrees included."""
-    wanted = set(roles)
-    tops = {a.organization_id for a in user.assignments if a.role in wanted}
-    if user.role in wanted:
-        tops.add(home_of(user))
-    return subtree_ids(tops) if tops else set()
-
-
-def in_scope(user: User, roles: Iterable[str], organization_id: int | None) -> bool:
-    """Whether the user holds one of these roles over this organisation."""
-    if organization_id is None:
-        organization_id = root().id
-    return organization_id in scope_ids(user, roles)
-
-
 def create_organization(data: Mapping[str, Any], actor: User | None) -> Organization:
     """Add a bureau or office under a parent; `actor` None is the command line."""
-    from registry.auth.permissions import authorize
-
     errors: dict[str, list[str]] = {}
     name = (data.get("name") or "").strip()
     code = (data.get("code") or "").strip()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from registry.auth import organizations
+from registry.auth import scopes as organizations
 from registry.auth.models import Organization
 from registry.errors import Forbidden, Unauthorized
 

@@ -586,12 +586,19 @@ def import_new(batch: Sequence[ImportedPilot], actor: User, *, source: str) -> l
         return []
     now = dt.datetime.now(dt.UTC)
     table = Pilot.__table__
+    # A use case joins the organisation whose code is its agency, where the importer
+    # administers it; otherwise the importer's own.
+    home = organizations.home_of(actor)
+    reachable = organizations.scope_ids(actor, {"admin"})
+    by_code = {o.code.lower(): o.id for o in organizations.list_organizations()}
     rows = []
     for item in batch:
         stage = item.fields["stage"]
+        matched = by_code.get(str(item.fields.get("agency") or "").lower())
         rows.append(
             {
                 **item.fields,
+                "organization_id": matched if matched in reachable else home,
                 "owner_id": item.owner.id,
                 "created_by_id": actor.id,
                 "owner_to_confirm": item.owner_to_confirm,

@@ -307,6 +307,11 @@ MATRIX = [
      dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=200)),
     ("POST", "/login", {"email": "nobody@agency.gov", "password": "wrong-password"},
      dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=422)),
+    # Single sign-on is not configured in the matrix's app: both answer 404.
+    ("GET", "/login/oidc", None,
+     dict(admin=404, caio=404, board=404, member=404, other_team=404, anonymous=404)),
+    ("GET", "/login/oidc/callback", None,
+     dict(admin=404, caio=404, board=404, member=404, other_team=404, anonymous=404)),
     ("POST", "/logout", {},
      dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=302)),
     ("GET", "/inventory", None,
