@@ -127,6 +127,7 @@ def register_blueprints(app: Flask) -> None:
     from registry.auth.api import blp as tokens_api
     from registry.auth.api_auth import authenticate_api_request
     from registry.auth.organizations_api import blp as organizations_api
+    from registry.auth.scim_views import bp as scim_views
     from registry.auth.views import bp as auth_views
     from registry.catalog.api import blp as catalog_api
     from registry.catalog.views import bp as catalog_views
@@ -167,9 +168,11 @@ def register_blueprints(app: Flask) -> None:
         public_views,
         reports_views,
         health,
+        scim_views,
     ):
         app.register_blueprint(blueprint)
     csrf.exempt(health)
+    csrf.exempt(scim_views)
 
 
 def register_errorhandlers(app: Flask) -> None:

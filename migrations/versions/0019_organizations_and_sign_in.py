@@ -110,6 +110,7 @@ def upgrade():
         batch_op.add_column(
             sa.Column("deactivated_at", sa.DateTime(timezone=True), nullable=True)
         )
+        batch_op.add_column(sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_foreign_key(
             "fk_users_organization_id_organizations",
             "organizations",
@@ -154,6 +155,7 @@ def downgrade():
         batch_op.drop_constraint("uq_users_oidc_subject", type_="unique")
         batch_op.drop_index("ix_users_organization_id")
         batch_op.drop_constraint("fk_users_organization_id_organizations", type_="foreignkey")
+        batch_op.drop_column("deleted_at")
         batch_op.drop_column("deactivated_at")
         batch_op.drop_column("external_id")
         batch_op.drop_column("oidc_subject")

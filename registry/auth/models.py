@@ -81,6 +81,9 @@ class User(UserMixin, db.Model):
     oidc_subject: Mapped[str | None] = mapped_column(String(400), unique=True)
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Deleted by the identity provider (SCIM): kept for its history and authorship, gone from
+    # SCIM and sign-in.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan"

@@ -307,6 +307,17 @@ MATRIX = [
      dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=200)),
     ("POST", "/login", {"email": "nobody@agency.gov", "password": "wrong-password"},
      dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=422)),
+    # SCIM takes only its own bearer token: API tokens and sessions get 401.
+    ("GET", "/scim/v2/Users", None,
+     dict(admin=401, caio=401, board=401, member=401, other_team=401, anonymous=401)),
+    ("POST", "/scim/v2/Users", {},
+     dict(admin=401, caio=401, board=401, member=401, other_team=401, anonymous=401)),
+    ("GET", "/scim/v2/Users/{user}", None,
+     dict(admin=401, caio=401, board=401, member=401, other_team=401, anonymous=401)),
+    ("PATCH", "/scim/v2/Users/{user}", {},
+     dict(admin=401, caio=401, board=401, member=401, other_team=401, anonymous=401)),
+    ("DELETE", "/scim/v2/Users/{user}", None,
+     dict(admin=401, caio=401, board=401, member=401, other_team=401, anonymous=401)),
     # Single sign-on is not configured in the matrix's app: both answer 404.
     ("GET", "/login/oidc", None,
      dict(admin=404, caio=404, board=404, member=404, other_team=404, anonymous=404)),
