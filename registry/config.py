@@ -47,6 +47,8 @@ _ENV_KEYS = {
     "OIDC_PROVIDER_NAME": str,
     "LOCAL_LOGIN": lambda v: v.lower() in {"1", "true", "yes"},
     "LOCAL_LOGIN_BREAK_GLASS": str,
+    "SESSION_IDLE_MINUTES": int,
+    "SESSION_MAX_HOURS": int,
 }
 
 
@@ -134,6 +136,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # False turns password sign-in off, except for the break-glass administrator's email.
         "LOCAL_LOGIN": True,
         "LOCAL_LOGIN_BREAK_GLASS": None,
+        # Web sessions end after this long without a request, and this long after sign-in.
+        "SESSION_IDLE_MINUTES": 30,
+        "SESSION_MAX_HOURS": 12,
     }
 
 
