@@ -318,7 +318,9 @@ def _check_source_name(name: str | None, source_id: int | None = None) -> None:
     if not name:
         return
     clash = db.session.scalar(
-        select(DataSource.id).where(func.lower(DataSource.name) == name.strip().lower())
+        select(DataSource.id).where(
+            func.lower(func.trim(DataSource.name)) == name.strip().lower()
+        )
     )
     if clash is not None and clash != source_id:
         raise ValidationFailed(
