@@ -15,7 +15,18 @@ SYSTEM_PACKAGES ?= $(TEST_PACKAGES)
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: run test test-sqlite test-postgresql lint system-packages run-packages setup bench clean screenshots
+.PHONY: run test test-sqlite test-postgresql lint system-packages run-packages setup bench clean screenshots oidc-provider
+
+
+# The real OpenID Connect provider the sign-in tests run (npm `oidc-provider`, by Node 20+).
+OIDC_DIR := tests/oidc
+OIDC_STAMP := $(OIDC_DIR)/node_modules/.package-lock.json
+
+$(OIDC_STAMP): $(OIDC_DIR)/package.json $(OIDC_DIR)/package-lock.json
+	@command -v node >/dev/null || { echo "Node.js 20 or later is needed for the OIDC tests"; exit 1; }
+	cd $(OIDC_DIR) && npm ci --no-audit --no-fund
+
+oidc-provider: $(OIDC_STAMP)
 
 # What running the app needs: the package alone.
 $(RUN_STAMP): pyproject.toml
@@ -62,14 +73,14 @@ run: $(RUN_STAMP) run-packages
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: setup lint test-sqlite test-postgresql
+test: setup lint oidc-provider test-sqlite test-postgresql
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) $(OIDC_STAMP)
 	REGISTRY_TEST_ENGINE=sqlite TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 # Runs the database tests again on PostgreSQL. Outside CI a missing server is skipped with
 # the reason printed; with CI=true it is a failure.
-test-postgresql: $(STAMP)
+test-postgresql: $(STAMP) $(OIDC_STAMP)
 	@if [ "$$CI" = "true" ] || $(BIN)/python -c "import psycopg; psycopg.connect('$(TEST_DATABASE_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		REGISTRY_TEST_ENGINE=postgresql TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -m db $(PYTEST_ARGS); \
 	else \
@@ -80,7 +91,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/api_throughput.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache $(OIDC_DIR)/node_modules
 
 screenshots: setup
 	$(BIN)/python tests/browser/make_screenshots.py $(PAGES)

@@ -10,7 +10,7 @@ from marshmallow import fields, validate
 from assessments import workflow
 from registry.api_base import RegistryBlueprint as Blueprint
 from registry.auth.api_auth import api_user
-from registry.auth.permissions import authorize
+from registry.auth.permissions import authorize, oversight_scope
 from registry.catalog import service as catalog
 from registry.catalog.vocabulary import ApprovedStage, ConditionStatus, DecisionKind
 from registry.errors import PreconditionFailed
@@ -260,7 +260,7 @@ class ReviewQueue(MethodView):
     def get(self):
         """Submitted pilots, oldest first, with tier, compliance, bias verdict and days waiting."""
         authorize(api_user(), "review_queue.read")
-        return workflow.review_queue()
+        return workflow.review_queue(oversight_scope(api_user()))
 
 
 @blp.route("/pilots/<int:pilot_id>/conditions")

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from assessments import service, workflow
 from assessments.views import page_compliance
-from registry.auth.permissions import authorize, can
+from registry.auth.permissions import authorize, can, oversight_scope
 from registry.catalog import lifecycle
 from registry.catalog import service as catalog
 from registry.catalog.views import render_pilot_page
@@ -32,7 +32,7 @@ def _version() -> int | None:
 def queue():
     """The CAIO review queue: submitted pilots, oldest first."""
     authorize(current_user, "review_queue.read")
-    return render_template("assessments/review_queue.html", rows=workflow.review_queue())
+    return render_template("assessments/review_queue.html", rows=workflow.review_queue(oversight_scope(current_user)))
 
 
 @bp.post("/pilots/<int:pilot_id>/submit")

@@ -631,7 +631,7 @@ def sweep(*, on: dt.date | None = None) -> list[Pilot]:
 # ---- the queue -----------------------------------------------------------------------------
 
 
-def review_queue() -> list[dict[str, Any]]:
+def review_queue(organization_ids: set[int] | None = None) -> list[dict[str, Any]]:
     """Submitted pilots, oldest submission first, with what a CAIO needs to triage them.
 
     A fixed number of queries whatever the queue's length: the pilots with their owners, their
@@ -640,7 +640,10 @@ def review_queue() -> list[dict[str, Any]]:
     """
     pilots = db.session.scalars(
         select(Pilot)
-        .where(Pilot.review_status == ReviewStatus.SUBMITTED)
+        .where(
+            Pilot.review_status == ReviewStatus.SUBMITTED,
+            *([Pilot.organization_id.in_(organization_ids)] if organization_ids is not None else []),
+        )
         .options(joinedload(Pilot.owner))
     ).all()
     if not pilots:

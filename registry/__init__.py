@@ -78,7 +78,7 @@ def configure_logger(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from registry import notifications, request_limits
     from registry.audit import schedule as audit_schedule
-    from registry.auth import sessions
+    from registry.auth import oidc, sessions
     from registry.extensions import api, csrf, db, login_manager, migrate
     from registry.json_provider import OrjsonProvider
 
@@ -97,6 +97,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     sessions.init_app(app)
+    oidc.init_app(app)
     notifications.init_app(app)
     audit_schedule.init_app(app)
     api.init_app(app)
@@ -144,6 +145,8 @@ def register_blueprints(app: Flask) -> None:
     from registry.auth import need_to_know
     from registry.auth.api import blp as tokens_api
     from registry.auth.api_auth import authenticate_api_request
+    from registry.auth.organizations_api import blp as organizations_api
+    from registry.auth.scim_views import bp as scim_views
     from registry.auth.views import bp as auth_views
     from registry.catalog.api import blp as catalog_api
     from registry.catalog.views import bp as catalog_views
@@ -171,6 +174,7 @@ def register_blueprints(app: Flask) -> None:
         inventory_api,
         reports_api,
         tokens_api,
+        organizations_api,
     ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
@@ -187,9 +191,11 @@ def register_blueprints(app: Flask) -> None:
         reports_views,
         health,
         api_docs_assets,
+        scim_views,
     ):
         app.register_blueprint(blueprint)
     csrf.exempt(health)
+    csrf.exempt(scim_views)
 
 
 def register_errorhandlers(app: Flask) -> None:

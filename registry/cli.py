@@ -8,7 +8,7 @@ from flask import Flask
 def register(app: Flask) -> None:
     from assessments.cli import bias_cli, reviews_cli, worker
     from registry.audit.cli import audit_cli
-    from registry.auth.cli import tokens_cli, users_cli
+    from registry.auth.cli import organizations_cli, scim_token_cli, tokens_cli, users_cli
     from registry.backup import backup_command, restore_command
     from registry.demo import seed_demo
     from reports.inventory_cli import inventory_cli
@@ -16,6 +16,8 @@ def register(app: Flask) -> None:
     for command in (
         users_cli,
         tokens_cli,
+        organizations_cli,
+        scim_token_cli,
         audit_cli,
         seed_demo,
         worker,

@@ -57,6 +57,17 @@ _ENV_KEYS = {
     "JOB_STALE_SECONDS": int,
     "JOB_SWEEP_SECONDS": int,
     "UPLOAD_PART_MAX_AGE_SECONDS": int,
+    "OIDC_ISSUER": str,
+    "OIDC_CLIENT_ID": str,
+    "OIDC_CLIENT_SECRET": str,
+    "OIDC_SCOPES": str,
+    "OIDC_ROLE_CLAIM": str,
+    "OIDC_ROLE_MAP": json.loads,
+    "OIDC_PROVIDER_NAME": str,
+    "LOCAL_LOGIN": lambda v: v.lower() in {"1", "true", "yes"},
+    "LOCAL_LOGIN_BREAK_GLASS": str,
+    "SESSION_IDLE_MINUTES": int,
+    "SESSION_MAX_HOURS": int,
 }
 
 
@@ -180,6 +191,21 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "JOB_STALE_SECONDS": 120,
         "JOB_SWEEP_SECONDS": 60,
         "UPLOAD_PART_MAX_AGE_SECONDS": 6 * 3600,
+        # OpenID Connect sign-in (registry.auth.oidc): off unless OIDC_ISSUER is set.
+        # OIDC_ROLE_MAP maps a value of the OIDC_ROLE_CLAIM claim to {"role", "organization"}.
+        "OIDC_ISSUER": None,
+        "OIDC_CLIENT_ID": None,
+        "OIDC_CLIENT_SECRET": None,
+        "OIDC_SCOPES": "openid email profile",
+        "OIDC_ROLE_CLAIM": "groups",
+        "OIDC_ROLE_MAP": {},
+        "OIDC_PROVIDER_NAME": "your organisation's account",
+        # False turns password sign-in off, except for the break-glass administrator's email.
+        "LOCAL_LOGIN": True,
+        "LOCAL_LOGIN_BREAK_GLASS": None,
+        # Web sessions end after this long without a request, and this long after sign-in.
+        "SESSION_IDLE_MINUTES": 30,
+        "SESSION_MAX_HOURS": 12,
     }
 
 

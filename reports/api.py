@@ -9,7 +9,7 @@ from marshmallow import fields
 
 from registry.api_base import RegistryBlueprint as Blueprint
 from registry.auth.api_auth import api_user
-from registry.auth.permissions import authorize
+from registry.auth.permissions import authorize, oversight_scope
 from registry.catalog import service as catalog
 from reports import render
 from reports.views import pdf_response
@@ -59,8 +59,10 @@ class BoardPacket(MethodView):
     @blp.response(200, description="The board packet (application/pdf).", content_type="application/pdf")
     def get(self, args):
         """The governance board packet as a tagged PDF."""
-        authorize(api_user(), "dashboard.read")
-        return pdf_response(render.board_packet_pdf(args.get("since")), "board-packet.pdf")
+        user = api_user()
+        authorize(user, "dashboard.read")
+        return pdf_response(render.board_packet_pdf(args.get("since"), oversight_scope(user)),
+                            "board-packet.pdf")
 
 
 @blp.route("/reports/board-packet.csv")
@@ -69,6 +71,7 @@ class BoardPacketCsv(MethodView):
     @blp.response(200, description="The packet's per-pilot table (text/csv).", content_type="text/csv")
     def get(self, args):
         """The board packet's per-pilot table as CSV."""
-        authorize(api_user(), "dashboard.read")
-        return Response(render.board_packet_csv(args.get("since")), mimetype="text/csv",
+        user = api_user()
+        authorize(user, "dashboard.read")
+        return Response(render.board_packet_csv(args.get("since"), oversight_scope(user)), mimetype="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="board-packet.csv"'})

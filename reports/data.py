@@ -177,8 +177,11 @@ def verification(data: dict[str, Any]) -> dict[str, Any]:
 # ---- the portfolio -------------------------------------------------------------------------
 
 
-def _counts(column, values) -> list[dict[str, Any]]:
-    found = dict(db.session.execute(select(column, func.count()).group_by(column)).all())
+def _counts(column, values, organization_ids: set[int] | None = None) -> list[dict[str, Any]]:
+    stmt = select(column, func.count()).group_by(column)
+    if organization_ids is not None:
+        stmt = stmt.where(Pilot.organization_id.in_(organization_ids))
+    found = dict(db.session.execute(stmt).all())
     return [{"value": v, "count": found.get(v, 0)} for v in values]
 
 
@@ -196,16 +199,25 @@ def _urgency(pilot: Pilot, overdue_by_pilot: Counter, failing: set[int]) -> int:
     return score
 
 
-def portfolio(*, since: dt.date | None = None, include_withheld: bool = True) -> dict[str, Any]:
-    """The board's view: counts, what needs attention, and recent decisions."""
+def portfolio(*, since: dt.date | None = None, include_withheld: bool = True,
+              organization_ids: set[int] | None = None) -> dict[str, Any]:
+    """The board's view: counts, what needs attention, and recent decisions.
+
+    `organization_ids` limits it to the pilots of those organisations (a reader's subtree).
+    """
     today = workflow.today()
     since = since or (today - dt.timedelta(days=90))
-    pilots = db.session.scalars(select(Pilot).order_by(Pilot.id)).all()
-    overdue = workflow.overdue_conditions()
+    stmt = select(Pilot).order_by(Pilot.id)
+    if organization_ids is not None:
+        stmt = stmt.where(Pilot.organization_id.in_(organization_ids))
+    pilots = db.session.scalars(stmt).all()
+    in_scope_ids = {p.id for p in pilots}
+    overdue = [c for c in workflow.overdue_conditions() if c.pilot_id in in_scope_ids]
     overdue_by_pilot = Counter(c.pilot_id for c in overdue)
     latest_checks: dict[int, BiasCheck] = {}
     for check in db.session.scalars(select(BiasCheck).where(BiasCheck.status == "succeeded").order_by(BiasCheck.id)):
-        latest_checks[check.pilot_id] = check
+        if check.pilot_id in in_scope_ids:
+            latest_checks[check.pilot_id] = check
     failing = {pid for pid, c in latest_checks.items() if c.verdict in ("fail", "inconclusive")}
     due = [p for p in pilots if p.review_due_since or (p.is_approved
                                                        and p.next_review_at and p.next_review_at < today)]
@@ -216,12 +228,13 @@ def portfolio(*, since: dt.date | None = None, include_withheld: bool = True) ->
     decisions = db.session.scalars(select(Decision).where(
         Decision.decided_at >= dt.datetime.combine(since, dt.time.min, tzinfo=dt.UTC))
         .order_by(Decision.decided_at.desc())).all()
+    decisions = [d for d in decisions if d.pilot_id in in_scope_ids]
     by_id = {p.id: p for p in pilots}
     return {
         "today": today, "since": since, "total": len(pilots),
-        "by_tier": _counts(Pilot.risk_tier, [*RISK_TIERS, None]),
-        "by_stage": _counts(Pilot.stage, STAGES),
-        "by_status": _counts(Pilot.review_status, REVIEW_STATUSES),
+        "by_tier": _counts(Pilot.risk_tier, [*RISK_TIERS, None], organization_ids),
+        "by_stage": _counts(Pilot.stage, STAGES, organization_ids),
+        "by_status": _counts(Pilot.review_status, REVIEW_STATUSES, organization_ids),
         "high_impact": sum(1 for p in pilots if p.is_high_impact == "High-impact"),
         "reviews_due": due, "reviews_upcoming": upcoming,
         "in_use_without_approval": unapproved_in_use, "unreviewed_changes": unreviewed,
@@ -231,9 +244,11 @@ def portfolio(*, since: dt.date | None = None, include_withheld: bool = True) ->
         "pilots_by_priority": sorted(
             pilots, key=lambda p: (TIER_ORDER.get(p.risk_tier, 4), -_urgency(p, overdue_by_pilot, failing), p.name)),
         "latest_checks": latest_checks, "overdue_by_pilot": overdue_by_pilot,
-        "top_risks": [{"risk": r, "pilot": by_id.get(r.pilot_id)} for r in risks.top_residual(10)],
+        "top_risks": [{"risk": r, "pilot": by_id.get(r.pilot_id)} for r in risks.top_residual(10)
+                      if organization_ids is None or r.pilot_id in in_scope_ids],
         "serious_incidents": [{"incident": i, "pilot": by_id.get(i.pilot_id)}
-                              for i in incidents.open_serious()],
+                              for i in incidents.open_serious()
+                              if organization_ids is None or i.pilot_id in in_scope_ids],
         "overdue_concerns": [{"pilot": by_id[pid], "count": n}
                              for pid, n in sorted(concerns.overdue_by_pilot(today).items()) if pid in by_id],
     }

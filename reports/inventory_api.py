@@ -25,6 +25,19 @@ blp = Blueprint(
 FILENAME = "ai_use_case_inventory.csv"
 
 
+class AgencyQuerySchema(ma.Schema):
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    agency = fields.String(
+        validate=ma.validate.Length(max=100),
+        metadata={
+            "description": "Only this agency: an organisation's code (its bureaus and offices "
+            "included) or the agency abbreviation as published."
+        },
+    )
+
+
 @blp.route("/inventory.csv")
 @blp.doc(
     security=[],
@@ -35,13 +48,15 @@ FILENAME = "ai_use_case_inventory.csv"
         }
     },
 )
-def inventory_csv():
+@blp.arguments(AgencyQuerySchema, location="query")
+def inventory_csv(args):
     """The published use cases as CSV (UTF-8 with a BOM).
 
     Withheld use cases are left out. A cell starting with =, +, -, @, tab or carriage return
     is prefixed with a single quote so that spreadsheets never run it as a formula.
     """
-    body = "\ufeff" + inventory.export_csv()
+    rows = inventory.export_rows(args) if args.get("agency") else None
+    body = "\ufeff" + inventory.export_csv(rows)
     return Response(
         body.encode("utf-8"),
         mimetype="text/csv",
@@ -76,9 +91,10 @@ def inventory_csv():
         }
     },
 )
-def inventory_json():
+@blp.arguments(AgencyQuerySchema, location="query")
+def inventory_json(args):
     """The published use cases as JSON: one object per use case, every value a string."""
-    body = json.dumps(list(inventory.export_rows()), ensure_ascii=False)
+    body = json.dumps(list(inventory.export_rows(args)), ensure_ascii=False)
     return Response(body, mimetype="application/json", headers={"Cache-Control": "no-cache"})
 
 

@@ -15,10 +15,11 @@ import io
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
+from registry.auth import organizations
 from registry.catalog import public_record
-from registry.catalog.models import PublishedVersion
+from registry.catalog.models import Pilot, PublishedVersion
 from registry.catalog.vocabulary import PublicationAction
 from registry.extensions import db
 from reports.csv_safety import safe_row
@@ -30,12 +31,24 @@ DIFF_COLUMNS = ("use_case_key", "use_case_name", "change", "date", "reason", "fi
 V = PublishedVersion
 
 
+def _agency_condition(agency: str):
+    """An organisation's code (its bureaus and offices included) or the agency as published."""
+    organization = organizations.by_code(agency)
+    by_text = func.lower(V.agency) == agency.lower()
+    if organization is None:
+        return by_text
+    pilot_ids = select(Pilot.id).where(
+        Pilot.organization_id.in_(organizations.subtree_ids([organization.id]))
+    )
+    return or_(by_text, V.pilot_id.in_(pilot_ids))
+
+
 def _conditions(filters: Mapping[str, Any]) -> list:
     conditions = [V.is_current.is_(True), V.listed.is_(True)]
     if q := (filters.get("q") or "").strip().lower():
         conditions.append(V.search_text.like(f"%{q}%"))
     if agency := (filters.get("agency") or "").strip():
-        conditions.append(func.lower(V.agency) == agency.lower())
+        conditions.append(_agency_condition(agency))
     if topic := (filters.get("topic_area") or "").strip():
         conditions.append(V.topic_area == topic)
     if stage := (filters.get("development_stage") or "").strip():

@@ -140,8 +140,9 @@ def _summaries(pf: dict[str, Any]) -> dict[int, dict[str, Any]]:
     return summaries
 
 
-def board_packet_html(since: dt.date | None, *, preview: bool) -> str:
-    pf = report_data.portfolio(since=since)
+def board_packet_html(since: dt.date | None, *, preview: bool,
+                      organization_ids: set[int] | None = None) -> str:
+    pf = report_data.portfolio(since=since, organization_ids=organization_ids)
     summaries = _summaries(pf)
     charts = _charts(pf)
     if not preview:
@@ -162,14 +163,14 @@ def board_packet_html(since: dt.date | None, *, preview: bool) -> str:
     )
 
 
-def board_packet_pdf(since: dt.date | None) -> bytes:
-    return _pdf(board_packet_html(since, preview=False), title="AI portfolio board packet",
+def board_packet_pdf(since: dt.date | None, organization_ids: set[int] | None = None) -> bytes:
+    return _pdf(board_packet_html(since, preview=False, organization_ids=organization_ids), title="AI portfolio board packet",
                 subject="Governance board packet")
 
 
-def board_packet_csv(since: dt.date | None) -> str:
+def board_packet_csv(since: dt.date | None, organization_ids: set[int] | None = None) -> str:
     """The packet's per-pilot table as CSV, neutralised against formula injection."""
-    pf = report_data.portfolio(since=since)
+    pf = report_data.portfolio(since=since, organization_ids=organization_ids)
     summaries = _summaries(pf)
     out = io.StringIO()
     writer = csv.writer(out)

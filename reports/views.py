@@ -7,7 +7,7 @@ import datetime as dt
 from flask import Blueprint, Response, render_template, request
 from flask_login import current_user, login_required
 
-from registry.auth.permissions import authorize
+from registry.auth.permissions import authorize, oversight_scope
 from registry.catalog import service as catalog
 from registry.errors import ValidationFailed
 from reports import data as report_data
@@ -39,7 +39,7 @@ def pdf_response(pdf: bytes, filename: str) -> Response:
 def dashboard():
     """The governance board's dashboard."""
     authorize(current_user, "dashboard.read")
-    pf = report_data.portfolio()
+    pf = report_data.portfolio(organization_ids=oversight_scope(current_user))
     return render_template("reports/dashboard.html", pf=pf, blocks=render.dashboard_blocks(pf))
 
 
@@ -66,7 +66,8 @@ def pilot_report_pdf(pilot_id: int):
 def board_packet():
     """Preview the board packet."""
     authorize(current_user, "dashboard.read")
-    return render.board_packet_html(parse_since(request.args.get("since")), preview=True)
+    return render.board_packet_html(parse_since(request.args.get("since")), preview=True,
+                                   organization_ids=oversight_scope(current_user))
 
 
 @bp.get("/reports/board-packet.pdf")
@@ -74,7 +75,8 @@ def board_packet():
 def board_packet_pdf():
     """Download the board packet as PDF."""
     authorize(current_user, "dashboard.read")
-    return pdf_response(render.board_packet_pdf(parse_since(request.args.get("since"))), "board-packet.pdf")
+    return pdf_response(render.board_packet_pdf(parse_since(request.args.get("since")),
+                                                oversight_scope(current_user)), "board-packet.pdf")
 
 
 @bp.get("/reports/board-packet.csv")
@@ -82,6 +84,6 @@ def board_packet_pdf():
 def board_packet_csv():
     """Download the board packet's per-pilot table as CSV."""
     authorize(current_user, "dashboard.read")
-    body = render.board_packet_csv(parse_since(request.args.get("since")))
+    body = render.board_packet_csv(parse_since(request.args.get("since")), oversight_scope(current_user))
     return Response(body, mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="board-packet.csv"'})

@@ -120,6 +120,10 @@ def database_uri(database_template, tmp_path):
                 + " RESTART IDENTITY CASCADE"
             )
         )
+        # What migration 0019 seeds on an empty installation: the root organisation.
+        conn.execute(
+            sa.text("INSERT INTO organizations (name, code, parent_id) VALUES ('Agency', 'ROOT', NULL)")
+        )
     engine.dispose()
     return pg_url()
 

@@ -1,4 +1,4 @@
-"""Users and their API tokens."""
+"""Users, organisations, role assignments, API tokens and SCIM provisioning tokens."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, func
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.extensions import db
@@ -24,6 +24,40 @@ def new_session_nonce() -> str:
     return secrets.token_hex(8)
 
 
+class Organization(db.Model):
+    """An agency, bureau or office; organisations form a tree under one root agency."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    def __repr__(self) -> str:
+        return f"<Organization {self.code}>"
+
+
+class RoleAssignment(db.Model):
+    """One role a user holds, scoped to one organisation and everything under it."""
+
+    __tablename__ = "role_assignments"
+    __table_args__ = (UniqueConstraint("user_id", "role", "organization_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
+    )
+
+    user: Mapped[User] = relationship(back_populates="assignments")
+    organization: Mapped[Organization] = relationship(lazy="joined")
+
+
 class User(UserMixin, db.Model):
     """A person who signs in: an administrator, a CAIO, a board member or a project team member."""
 
@@ -32,16 +66,37 @@ class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The primary role and organisation (shown on pages); `assignments` holds every role.
     role: Mapped[str] = mapped_column(String(16))
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
+    )
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Changing the nonce ends every session that carries the old one (logout everywhere).
     session_nonce: Mapped[str] = mapped_column(String(32), default=new_session_nonce)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Who the identity provider says this is: "<issuer>|<sub>" for OIDC, and the SCIM
+    # client's externalId; both unique where set.
+    oidc_subject: Mapped[str | None] = mapped_column(String(400), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Deleted by the identity provider (SCIM): kept for its history and authorship, gone from
+    # SCIM and sign-in.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )
+    assignments: Mapped[list[RoleAssignment]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="RoleAssignment.id"
+    )
+    organization: Mapped[Organization | None] = relationship(lazy="joined")
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """Every role the user holds, in any organisation."""
+        return frozenset(a.role for a in self.assignments) | {self.role}
 
     @property
     def is_active(self) -> bool:  # Flask-Login
@@ -93,3 +148,17 @@ class LoginCounter(db.Model):
     count: Mapped[int] = mapped_column(Integer)
     # Unix time, so that both engines compare it as a number.
     expires: Mapped[float] = mapped_column(Float, index=True)
+
+
+class ScimToken(db.Model):
+    """The bearer token an identity provider uses for SCIM provisioning; only its sha256 is kept."""
+
+    __tablename__ = "scim_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from registry.auth import scopes as organizations
+from registry.auth.models import Organization
 from registry.errors import Forbidden, NotFound, Unauthorized
 
 CREATORS = frozenset({"team", "caio", "admin"})
@@ -20,8 +22,37 @@ def is_pilot_member(user: Any, pilot: Any) -> bool:
     return any(member.id == user.id for member in pilot.team_members)
 
 
-def _admin(user: Any, _target: Any = None) -> bool:
-    return user.role == "admin"
+_NO_TARGET = object()
+
+
+def _organization_of(target: Any) -> Any:
+    """The organisation a target belongs to: a pilot's, a user's, an organisation itself;
+    _NO_TARGET when the target is not tied to one (the rule then looks at roles only)."""
+    if target is None:
+        return _NO_TARGET
+    if isinstance(target, Organization):
+        return target.id
+    if hasattr(target, "organization_id"):
+        return target.organization_id
+    pilot = getattr(target, "pilot", None)
+    if pilot is not None and hasattr(pilot, "organization_id"):
+        return pilot.organization_id
+    return _NO_TARGET
+
+
+def holds(user: Any, roles: frozenset[str] | set[str] | str, target: Any = None) -> bool:
+    """Whether the user holds one of the roles, over the target's organisation if it has one."""
+    wanted = {roles} if isinstance(roles, str) else set(roles)
+    if not wanted & set(user.roles):
+        return False
+    organization_id = _organization_of(target)
+    if organization_id is _NO_TARGET:
+        return True
+    return organizations.in_scope(user, wanted, organization_id)
+
+
+def _admin(user: Any, target: Any = None) -> bool:
+    return holds(user, "admin", target)
 
 
 def _signed_in(_user: Any, _target: Any = None) -> bool:
@@ -29,52 +60,59 @@ def _signed_in(_user: Any, _target: Any = None) -> bool:
 
 
 def _creator(user: Any, _target: Any = None) -> bool:
-    return user.role in CREATORS
+    return holds(user, CREATORS)
 
 
 def _pilot_editor(user: Any, pilot: Any) -> bool:
-    return _admin(user) or (user.role in {"team", "caio"} and is_pilot_member(user, pilot))
+    return _admin(user, pilot) or (
+        bool({"team", "caio"} & set(user.roles)) and is_pilot_member(user, pilot)
+    )
 
 
 def _data_source_editor(user: Any, source: Any) -> bool:
-    if _admin(user) or user.role == "caio":
+    if holds(user, {"admin", "caio"}):
         return True
-    return user.role == "team" and source is not None and source.created_by_id == user.id
+    return "team" in user.roles and source is not None and source.created_by_id == user.id
 
 
-def _oversight_reader(user: Any, _target: Any = None) -> bool:
-    return user.role in READERS_OF_OVERSIGHT
+def _oversight_reader(user: Any, target: Any = None) -> bool:
+    return holds(user, READERS_OF_OVERSIGHT, target)
 
 
 def _independent_caio(user: Any, pilot: Any) -> bool:
-    return user.role == "caio" and pilot is not None and pilot.decision_bar(user) is None
+    return holds(user, "caio", pilot) and pilot is not None and pilot.decision_bar(user) is None
 
 
 def _why_not_independent(user: Any, pilot: Any) -> str | None:
-    if user.role != "caio" or pilot is None:
+    if "caio" not in user.roles or pilot is None:
         return None
+    if not holds(user, "caio", pilot):
+        return (
+            "This pilot belongs to an organisation outside yours: a CAIO decides only for "
+            "pilots of their own organisation and the bureaus and offices under it."
+        )
     return pilot.decision_bar(user)
 
 
-def _caio_office(user: Any, _target: Any = None) -> bool:
-    return user.role in {"caio", "admin"}
+def _caio_office(user: Any, target: Any = None) -> bool:
+    return holds(user, {"caio", "admin"}, target)
 
 
 def _incident_reporter(user: Any, pilot: Any) -> bool:
     """The CAIO office, or the pilot's own team (teams report their incidents themselves)."""
-    return _caio_office(user) or _pilot_editor(user, pilot)
+    return _caio_office(user, pilot) or _pilot_editor(user, pilot)
 
 
-def _caio(user: Any, _target: Any = None) -> bool:
-    return user.role == "caio"
+def _caio(user: Any, target: Any = None) -> bool:
+    return holds(user, "caio", target)
 
 
 def _risk_keeper(user: Any, pilot: Any) -> bool:
-    return user.role == "caio" or _pilot_editor(user, pilot)
+    return holds(user, "caio", pilot) or _pilot_editor(user, pilot)
 
 
 def _commenter(user: Any, pilot: Any) -> bool:
-    return user.role in READERS_OF_OVERSIGHT or is_pilot_member(user, pilot)
+    return holds(user, READERS_OF_OVERSIGHT, pilot) or is_pilot_member(user, pilot)
 
 
 def is_withheld(pilot: Any) -> bool:
@@ -86,7 +124,7 @@ def is_withheld(pilot: Any) -> bool:
 
 def _need_to_know(user: Any, pilot: Any) -> bool:
     """The pilot's team (owner and members), CAIOs, the board and administrators."""
-    return user.role in READERS_OF_OVERSIGHT or is_pilot_member(user, pilot)
+    return holds(user, READERS_OF_OVERSIGHT, pilot) or is_pilot_member(user, pilot)
 
 
 def _pilot_reader(user: Any, pilot: Any) -> bool:
@@ -125,6 +163,8 @@ RULES: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
     "policy.read": (_signed_in, "read policies"),
     "policy.manage": (_admin, "manage policies"),
     "user.manage": (_admin, "manage users"),
+    "organization.read": (_signed_in, "read organisations"),
+    "organization.create": (_admin, "add organisations under this one"),
     "token.manage": (_signed_in, "manage API tokens"),
     "inventory.import": (_admin, "import inventories"),
     "concern.read": (_oversight_reader, "read concerns from the public"),
@@ -146,6 +186,11 @@ REASONS: dict[str, Callable[[Any, Any], str | None]] = {
     "pilot.override_tier": _why_not_independent,
     "condition.verify": _why_not_independent,
 }
+
+
+def oversight_scope(user: Any) -> set[int]:
+    """The organisations whose portfolio the user oversees (admin, CAIO or board roles)."""
+    return organizations.scope_ids(user, READERS_OF_OVERSIGHT)
 
 
 def can(user: Any, action: str, target: Any = None) -> bool:

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from registry import audit
-from registry.auth import tokens
-from registry.auth.models import ROLES, ApiToken, User, new_session_nonce
+from registry.auth import organizations, tokens
+from registry.auth.models import ROLES, ApiToken, RoleAssignment, User, new_session_nonce
 from registry.auth.permissions import authorize
 from registry.errors import NotFound, ValidationFailed
 from registry.extensions import db
@@ -105,7 +105,7 @@ def _validate_user_fields(
     if creating or "role" in data:
         if data.get("role") not in ROLES:
             errors["role"] = [f"Choose one of: {', '.join(ROLES)}."]
-    if data.get("password") is not None or creating:
+    if data.get("password") is not None or (creating and not data.get("passwordless")):
         if problems := password_problems(data.get("password"), email):
             errors["password"] = problems
     return errors
@@ -126,14 +126,19 @@ def create_user(data: Mapping[str, Any], actor: User | None) -> User:
         errors["email"] = [f"A user with the email {email} already exists."]
     if errors:
         raise ValidationFailed("The user could not be saved.", errors)
+    organization = organizations.resolve(data.get("organization"), "organization")
+    if actor is not None:
+        authorize(actor, "user.manage", organization)
     user = User(
         email=email,
         name=data["name"].strip(),
         role=data["role"],
-        password_hash=hash_password(data["password"]),
+        organization_id=organization.id,
+        password_hash=hash_password(data["password"]) if data.get("password") else None,
         active=True,
         session_nonce=new_session_nonce(),
     )
+    user.assignments.append(RoleAssignment(role=data["role"], organization_id=organization.id))
     db.session.add(user)
     db.session.flush()
     audit.record_change(
@@ -145,7 +150,7 @@ def create_user(data: Mapping[str, Any], actor: User | None) -> User:
 
 def update_user(user: User, data: Mapping[str, Any], actor: User) -> User:
     """Change a user's name, role, active flag or password."""
-    authorize(actor, "user.manage")
+    authorize(actor, "user.manage", user)
     errors = _validate_user_fields(data, creating=False, email=user.email)
     if user.id == actor.id and (
         data.get("role", user.role) != "admin" or data.get("active") is False
@@ -156,15 +161,26 @@ def update_user(user: User, data: Mapping[str, Any], actor: User) -> User:
     before = audit.snapshot(user, USER_AUDIT_FIELDS)
     if "name" in data:
         user.name = data["name"].strip()
-    if "role" in data:
+    if "role" in data and data["role"] != user.role:
+        home = organizations.home_of(user)
+        for assignment in user.assignments:
+            if assignment.role == user.role and assignment.organization_id == home:
+                assignment.role = data["role"]
+                break
+        else:
+            user.assignments.append(RoleAssignment(role=data["role"], organization_id=home))
         user.role = data["role"]
     revoke_all = False
+    revoked: list[int] = []
     if "active" in data:
         user.active = bool(data["active"])
         if not user.active:
-            user.session_nonce = new_session_nonce()
-            revoke_all = True
+            revoked = _cut_off(user)
+        else:
+            user.deactivated_at = None
     changes = audit.service.diff(before, audit.snapshot(user, USER_AUDIT_FIELDS))
+    if revoked:
+        changes["api_tokens_revoked"] = {"before": None, "after": revoked}
     if data.get("password"):
         user.password_hash = hash_password(data["password"])
         user.session_nonce = new_session_nonce()
@@ -175,6 +191,41 @@ def update_user(user: User, data: Mapping[str, Any], actor: User) -> User:
     if changes:
         db.session.flush()
         audit.record(actor, "update", "user", user.id, changes)
+    db.session.commit()
+    return user
+
+
+def _cut_off(user: User) -> list[int]:
+    """End the user's sessions and revoke their API tokens at once; returns the token ids.
+
+    The account row, its authorship and its audit history stay: only access ends.
+    """
+    now = datetime.now(UTC)
+    user.session_nonce = new_session_nonce()
+    user.deactivated_at = now
+    revoked = []
+    for token in user.tokens:
+        if token.revoked_at is None:
+            token.revoked_at = now
+            revoked.append(token.id)
+    return revoked
+
+
+def deactivate_user(user: User, actor: User | None, *, via: str) -> User:
+    """Deactivate an account (by an administrator, the command line or SCIM), ending its access."""
+    if actor is not None:
+        authorize(actor, "user.manage", user)
+    if not user.active:
+        return user
+    user.active = False
+    revoked = _cut_off(user)
+    audit.record(
+        actor,
+        "deactivate",
+        "user",
+        user.id,
+        {"active": {"before": True, "after": False}, "via": via, "api_tokens_revoked": revoked},
+    )
     db.session.commit()
     return user
 

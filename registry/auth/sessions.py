@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask, g
+import time
+
+from flask import Flask, current_app, flash, g, redirect, request, session, url_for
+from flask_login import current_user, logout_user, user_logged_in
 from sqlalchemy import select
 
+from registry import audit
 from registry.auth.models import User
 from registry.extensions import db, login_manager
 
@@ -12,6 +16,10 @@ from registry.extensions import db, login_manager
 def init_app(app: Flask) -> None:
     configure_cookies(app)
     app.before_request(_forget_cached_user)
+    app.before_request(_enforce_session_limits)
+    user_logged_in.connect(_start_clock, app)
+    app.config.setdefault("SESSION_IDLE_MINUTES", 30)
+    app.config.setdefault("SESSION_MAX_HOURS", 12)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
@@ -50,3 +58,41 @@ def load_user(session_id: str) -> User | None:
     if user is None or not user.active or user.session_nonce != nonce:
         return None
     return user
+
+
+def _start_clock(_app, user=None, **_extra) -> None:
+    now = int(time.time())
+    session["signed_in_at"] = now
+    session["last_seen"] = now
+
+
+def _enforce_session_limits():
+    """End a web session idle for SESSION_IDLE_MINUTES or older than SESSION_MAX_HOURS."""
+    if request.path.startswith(("/api/", "/static/", "/scim/", "/healthz")):
+        return None
+    if not current_user.is_authenticated:
+        return None
+    now = int(time.time())
+    started = session.setdefault("signed_in_at", now)
+    last_seen = session.get("last_seen", now)
+    reason = None
+    if now - last_seen > current_app.config["SESSION_IDLE_MINUTES"] * 60:
+        reason = "idle"
+    elif now - started > current_app.config["SESSION_MAX_HOURS"] * 3600:
+        reason = "lifetime"
+    if reason is None:
+        session["last_seen"] = now
+        return None
+    user = current_user._get_current_object()
+    audit.record(user, "sign_out", "user", user.id, {"reason": f"session_{reason}"})
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(
+        f"You were signed out after {current_app.config['SESSION_IDLE_MINUTES']} minutes "
+        "without activity. Sign in again."
+        if reason == "idle"
+        else "Your session reached its time limit. Sign in again.",
+        "info",
+    )
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))

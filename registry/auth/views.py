@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
-from registry.auth import service
+from registry import audit
+from registry.auth import oidc, service
 from registry.auth.models import ROLE_LABELS, ROLES
 from registry.auth.permissions import authorize
 from registry.auth.throttle import Attempt, Refusal, throttle
 from registry.errors import ValidationFailed
+from registry.extensions import db
 
 bp = Blueprint("auth", __name__)
 
@@ -27,13 +39,40 @@ def _safe_next(target: str | None) -> str:
     return url_for("site.home")
 
 
+def _login_page(errors: dict[str, list[str]], email: str, status: int = 200):
+    local = current_app.config["LOCAL_LOGIN"]
+    return render_template(
+        "auth/login.html",
+        errors=errors,
+        email=email,
+        local_login=local or bool(current_app.config.get("LOCAL_LOGIN_BREAK_GLASS")),
+        break_glass_only=not local,
+        oidc_enabled=oidc.enabled(),
+        provider_name=current_app.config["OIDC_PROVIDER_NAME"],
+    ), status
+
+
+def _local_login_allowed(email: str) -> bool:
+    if current_app.config["LOCAL_LOGIN"]:
+        return True
+    break_glass = (current_app.config.get("LOCAL_LOGIN_BREAK_GLASS") or "").strip().lower()
+    return bool(break_glass) and email.strip().lower() == break_glass
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Sign in with email and password."""
+    """Sign in with email and password, or choose single sign-on."""
     if current_user.is_authenticated:
         return redirect(url_for("site.home"))
     errors: dict[str, list[str]] = {}
     email = request.form.get("email", "")
+    if request.method == "POST" and not _local_login_allowed(email):
+        audit.record(None, "refuse_sign_in", "sign_in", email.strip().lower()[:64] or "unknown",
+                     {"method": "password", "reason": "local_login_off"})
+        db.session.commit()
+        errors = {"email": ["Password sign-in is turned off here. Sign in with "
+                            f"{current_app.config['OIDC_PROVIDER_NAME']}."]}
+        return _login_page(errors, email, 403)
     if request.method == "POST":
         limiter = throttle()
         # Counted before the password is checked: attempts sent at once can't all slip in.
@@ -46,24 +85,70 @@ def login():
                 # A fresh session on sign-in, so a planted session id is worth nothing.
                 session.clear()
                 login_user(user)
+                session["auth_method"] = "password"
                 flash(f"Signed in as {user.name}.", "success")
                 return redirect(_safe_next(request.args.get("next")))
             refusal = limiter.failed(attempt)
             errors["password"] = ["The email or password is not right."]
         if refusal is not None:
             errors = {"email": [refusal.message]}
-            page = render_template("auth/login.html", errors=errors, email=email)
+            page, _ = _login_page(errors, email)
             return page, 429, {"Retry-After": str(refusal.retry_after)}
-    return render_template("auth/login.html", errors=errors, email=email), (422 if errors else 200)
+    return _login_page(errors, email, 422 if errors else 200)
+
+
+@bp.get("/login/oidc")
+def login_oidc():
+    """Start single sign-on: off to the identity provider with state, nonce and PKCE."""
+    if not oidc.enabled():
+        abort(404)
+    session["oidc_next"] = _safe_next(request.args.get("next"))
+    return oidc.client().authorize_redirect(url_for("auth.login_oidc_callback", _external=True))
+
+
+@bp.get("/login/oidc/callback")
+def login_oidc_callback():
+    """Finish single sign-on: verify the provider's answer, then sign the person in."""
+    if not oidc.enabled():
+        abort(404)
+    claims = None
+    try:
+        if "error" in request.args:
+            raise oidc.SignInRefused(
+                f"provider:{request.args['error'][:40]}",
+                "The identity provider did not sign you in.",
+                status=401,
+            )
+        answer = oidc.exchange_code()
+        claims = answer["claims"]
+        user = oidc.sign_in(claims)
+    except oidc.SignInRefused as error:
+        oidc.refuse(error, claims)
+        return render_template("auth/sign_in_refused.html", reason=error.reason), error.status
+    target = session.pop("oidc_next", None) or url_for("site.home")
+    session.clear()
+    login_user(user)
+    session["auth_method"] = "oidc"
+    session["oidc_id_token"] = answer["id_token"]
+    audit.record(user, "sign_in", "user", user.id, {"method": "oidc"})
+    db.session.commit()
+    flash(f"Signed in as {user.name}.", "success")
+    return redirect(_safe_next(target))
 
 
 @bp.post("/logout")
 @login_required
 def logout():
-    """Sign out and end this user's sessions."""
-    service.end_sessions(current_user._get_current_object())
+    """Sign out, end this user's sessions, and the provider's session where it supports that."""
+    user = current_user._get_current_object()
+    id_token = session.get("oidc_id_token")
+    audit.record(user, "sign_out", "user", user.id, {"method": session.get("auth_method")})
+    service.end_sessions(user)
     logout_user()
     session.clear()
+    provider_logout = oidc.logout_url(id_token, url_for("auth.login", _external=True))
+    if provider_logout:
+        return redirect(provider_logout)
     flash("You have signed out.", "info")
     return redirect(url_for("auth.login"))
 

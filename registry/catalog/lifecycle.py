@@ -25,8 +25,9 @@ from typing import Any
 from sqlalchemy import event, func, insert, select
 
 from registry import audit, signals
+from registry.auth import organizations
 from registry.auth.models import User
-from registry.auth.permissions import authorize
+from registry.auth.permissions import CREATORS, authorize
 from registry.catalog import public_record
 from registry.catalog.models import (
     DataSource,
@@ -342,6 +343,24 @@ def _stage_conflict(pilot: Pilot, new_stage: str) -> Conflict:
 # ---- create, update, delete ----------------------------------------------------------------
 
 
+def _organization_for_new_pilot(value: Any, actor: User) -> int:
+    """The organisation a new pilot joins: the one named, or the creator's own."""
+    if value is None:
+        return organizations.home_of(actor)
+    organization = organizations.resolve(value, "organization_id")
+    if not organizations.in_scope(actor, CREATORS, organization.id):
+        raise ValidationFailed(
+            "The pilot could not be saved.",
+            {
+                "organization_id": [
+                    f"You may register pilots only for your own organisation and those under "
+                    f"it, not for {organization.code}."
+                ]
+            },
+        )
+    return organization.id
+
+
 def create(data: Mapping[str, Any], actor: User) -> Pilot:
     """Register a pilot; its creator joins its team.
 
@@ -358,6 +377,7 @@ def create(data: Mapping[str, Any], actor: User) -> Pilot:
             "The pilot could not be saved.",
             {"retired_reason": ["Enter the reason the use case was retired."]},
         )
+    organization_id = _organization_for_new_pilot(data.pop("organization_id", None), actor)
     use_case_id = use_case_id or new_use_case_id(data["agency"])
     with _state_change(), db.session.no_autoflush:
         pilot = Pilot(
@@ -374,6 +394,7 @@ def create(data: Mapping[str, Any], actor: User) -> Pilot:
             withheld_reasons={},
         )
         pilot.created_by_id = actor.id
+        pilot.organization_id = organization_id
         _apply_fields(pilot, data)
         if actor.id not in {member.id for member in pilot.team_members}:
             pilot.team_members.append(actor)
@@ -565,12 +586,19 @@ def import_new(batch: Sequence[ImportedPilot], actor: User, *, source: str) -> l
         return []
     now = dt.datetime.now(dt.UTC)
     table = Pilot.__table__
+    # A use case joins the organisation whose code is its agency, where the importer
+    # administers it; otherwise the importer's own.
+    home = organizations.home_of(actor)
+    reachable = organizations.scope_ids(actor, {"admin"})
+    by_code = {o.code.lower(): o.id for o in organizations.list_organizations()}
     rows = []
     for item in batch:
         stage = item.fields["stage"]
+        matched = by_code.get(str(item.fields.get("agency") or "").lower())
         rows.append(
             {
                 **item.fields,
+                "organization_id": matched if matched in reachable else home,
                 "owner_id": item.owner.id,
                 "created_by_id": actor.id,
                 "owner_to_confirm": item.owner_to_confirm,

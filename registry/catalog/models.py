@@ -105,6 +105,10 @@ class Pilot(db.Model):
     agency_name: Mapped[str | None] = mapped_column(String(200))
     agency_bureau: Mapped[str | None] = mapped_column(String(300))
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # The agency, bureau or office the use case belongs to; oversight roles are scoped by it.
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
+    )
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     owner_to_confirm: Mapped[bool] = mapped_column(Boolean, default=False)
 

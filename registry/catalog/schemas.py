@@ -159,7 +159,19 @@ def _output_field(spec: v.PilotField) -> fields.Field:
 
 # The fields a pilot is created with; PATCH takes any subset.
 PilotInputSchema = ma.Schema.from_dict(
-    {spec.key: _input_field(spec) for spec in v.PILOT_FIELDS}, name="PilotInputSchema"
+    {
+        spec.key: _input_field(spec) for spec in v.PILOT_FIELDS
+    }
+    | {
+        "organization_id": fields.Integer(
+            strict=True,
+            allow_none=True,
+            metadata={
+                "description": "The agency, bureau or office it belongs to (default: yours)."
+            },
+        )
+    },
+    name="PilotInputSchema",
 )
 
 
@@ -174,6 +186,7 @@ PilotSchema = FastDumpSchema.from_dict(
     {
         "id": fields.Integer(),
         **{spec.key: _output_field(spec) for spec in v.PILOT_FIELDS},
+        "organization_id": fields.Integer(),
         "owner_to_confirm": fields.Boolean(),
         "development_stage": fields.String(),
         "review_status": fields.String(),

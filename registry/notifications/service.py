@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from registry.auth.models import User
 from registry.extensions import db
@@ -54,8 +54,23 @@ def email_address(to: str, *, subject: str, body: str, url: str | None = None) -
     _email_after_commit(to, subject, body, url)
 
 
-def caios() -> list[User]:
-    return list(db.session.scalars(select(User).where(User.role == "caio", User.active.is_(True))))
+def caios(pilot: Any = None) -> list[User]:
+    """The active CAIOs; given a pilot, only those whose organisation's subtree holds it."""
+    from registry.auth import organizations
+    from registry.auth.models import RoleAssignment
+
+    holders = select(RoleAssignment.user_id).where(RoleAssignment.role == "caio")
+    users = list(
+        db.session.scalars(
+            select(User)
+            .where(or_(User.role == "caio", User.id.in_(holders)), User.active.is_(True))
+            .order_by(User.id)
+        ).unique()
+    )
+    organization_id = getattr(pilot, "organization_id", None)
+    if organization_id is None:
+        return users
+    return [u for u in users if organizations.in_scope(u, {"caio"}, organization_id)]
 
 
 def _email_after_commit(to: str, subject: str, body: str, url: str | None) -> None:

@@ -32,7 +32,7 @@ def on_submitted(pilot: Any, *, actor: Any, revision: int, note: str | None, **_
     if note:
         body += f"\n\nNote for the reviewers: {note}"
     notify(
-        caios(),
+        caios(pilot),
         kind="submission",
         subject=f"“{pilot.name}” was submitted for review",
         body=body,
@@ -57,7 +57,7 @@ def on_decision(pilot: Any, *, actor: Any, decision: Any, **_: Any) -> None:
 def on_material_change(pilot: Any, *, actor: Any, fields: list[str], **_: Any) -> None:
     changed = ", ".join(field_label(name).lower() for name in fields)
     notify(
-        caios(),
+        caios(pilot),
         kind="material_change",
         subject=f"Approved pilot “{pilot.name}” changed: {changed}",
         body=(
@@ -93,7 +93,7 @@ def on_resubmission(pilot: Any, *, actor: Any, reason: str, **_: Any) -> None:
 
 def on_review_due(pilot: Any, *, reason: str, **_: Any) -> None:
     notify(
-        [pilot.owner, *caios()],
+        [pilot.owner, *caios(pilot)],
         kind="review_due",
         subject=f"“{pilot.name}” is due for review",
         body=reason,
@@ -104,7 +104,7 @@ def on_review_due(pilot: Any, *, reason: str, **_: Any) -> None:
 
 def on_bias_flip(pilot: Any, *, previous: Any, current: Any, **_: Any) -> None:
     notify(
-        [pilot.owner, *caios()],
+        [pilot.owner, *caios(pilot)],
         kind="bias_check_failed",
         subject=(
             f"Bias check on “{pilot.name}” now fails (it passed on {previous.finished_at:%Y-%m-%d})"
@@ -117,7 +117,7 @@ def on_bias_flip(pilot: Any, *, previous: Any, current: Any, **_: Any) -> None:
 
 def on_condition_reported(pilot: Any, *, condition: Any, actor: Any, **_: Any) -> None:
     notify(
-        caios(),
+        caios(pilot),
         kind="condition_reported",
         subject=f"A condition on “{pilot.name}” is reported met",
         body=f"{actor.name}: {condition.report_note}\n\nCondition: {condition.text}",
@@ -154,7 +154,7 @@ def on_condition_met(pilot: Any, *, condition: Any, **_: Any) -> None:
 
 def on_condition_overdue(pilot: Any, *, condition: Any, **_: Any) -> None:
     notify(
-        [pilot.owner, *caios()],
+        [pilot.owner, *caios(pilot)],
         kind="condition_overdue",
         subject=f"A condition on “{pilot.name}” is overdue; the pilot is due for review",
         body=f"Condition: {condition.text}\n\nIt was due on {condition.due_date.isoformat()}.",
@@ -167,7 +167,7 @@ def on_publication_changed(pilot: Any, *, actor: Any, version: Any, **_: Any) ->
     if version is None:
         subject = f"The public record of “{pilot.name}” is ready to publish"
         body = "An editor marked the record ready; a publisher can now publish it."
-        recipients = [*_team(pilot), *caios()]
+        recipients = [*_team(pilot), *caios(pilot)]
     else:
         action = PublicationAction(version.action)
         subject = (
@@ -187,7 +187,7 @@ def on_publication_changed(pilot: Any, *, actor: Any, version: Any, **_: Any) ->
 
 def on_concern_received(pilot: Any, *, concern: Any, **_: Any) -> None:
     notify(
-        caios(),
+        caios(pilot),
         kind="concern",
         subject=f"A concern from the public about “{pilot.name}” ({concern.reference})",
         body=(
@@ -223,7 +223,7 @@ def on_incident_opened(pilot: Any, *, incident: Any, actor: Any, **_: Any) -> No
         else ""
     )
     notify(
-        [pilot.owner, *caios()],
+        [pilot.owner, *caios(pilot)],
         kind="incident",
         subject=f"{severity.label} incident on “{pilot.name}”: {incident.title}",
         body=f"{actor.name} recorded it.{consequence}",
@@ -236,7 +236,7 @@ def on_incident_updated(pilot: Any, *, incident: Any, actor: Any, changes: Any, 
     if not {"status", "severity"} & set(changes):
         return
     notify(
-        [pilot.owner, *caios()],
+        [pilot.owner, *caios(pilot)],
         kind="incident",
         subject=f"Incident on “{pilot.name}” is now {incident.status_label.lower()} "
         f"({incident.severity_label.lower()})",

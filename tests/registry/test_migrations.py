@@ -300,3 +300,87 @@ def test_the_job_recovery_migration_gives_failed_checks_their_reason(empty_datab
         assert reasons == {1: "interrupted", 2: "error", 3: None}
         db.session.commit()
         db.engine.dispose()
+
+
+@pytest.mark.db
+def test_the_organisations_migration_moves_a_single_agency_into_one_root(empty_database, tmp_path):
+    """Every user, pilot and decision is kept; all of them land in one root organisation."""
+    import datetime as dt
+
+    app = create_app(
+        {
+            **conftest.BASE_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": empty_database,
+            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        }
+    )
+    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    with app.app_context():
+        upgrade(revision="0004")
+        conn = db.session.connection()
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (id, email, name, role, active, session_nonce, created_at) "
+                "VALUES (1, 'owner@agency.gov', 'Owner', 'team', true, 'n', :now), "
+                "(2, 'caio@agency.gov', 'CAIO', 'caio', true, 'n', :now), "
+                "(3, 'admin@agency.gov', 'Admin', 'admin', true, 'n', :now)"
+            ),
+            {"now": now},
+        )
+        for pilot_id, status in ((1, "approved"), (2, "draft"), (3, "submitted")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO pilots (id, name, purpose, agency, agency_name, owner_id, "
+                    "created_by_id, owner_to_confirm, stage, review_status, is_withheld, "
+                    "demographic_features, inventory_extra, created_at, updated_at, version) "
+                    "VALUES (:id, :name, 'Routes requests.', 'MCG', 'Montgomery County', 1, 1, "
+                    "false, 'pilot', :status, 'No', '[]', '{}', :now, :now, 1)"
+                ),
+                {"id": pilot_id, "name": f"Pilot {pilot_id}", "status": status, "now": now},
+            )
+        conn.execute(
+            sa.text(
+                "INSERT INTO submissions (pilot_id, round, submitted_by_id, submitted_at) "
+                "VALUES (1, 1, 1, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO decisions (pilot_id, round, decision, decided_by_id, decided_at, "
+                "snapshot) VALUES (1, 1, 'approve', 2, :now, '{}')"
+            ),
+            {"now": now},
+        )
+        db.session.commit()
+        upgrade()
+        conn = db.session.connection()
+        orgs = conn.execute(sa.text("SELECT id, code, name, parent_id FROM organizations")).all()
+        assert [(o.code, o.name, o.parent_id) for o in orgs] == [
+            ("MCG", "Montgomery County", None)
+        ]
+        root = orgs[0].id
+        users = conn.execute(sa.text("SELECT id, role, organization_id FROM users ORDER BY id"))
+        assert [tuple(u) for u in users] == [(1, "team", root), (2, "caio", root), (3, "admin", root)]
+        assignments = conn.execute(
+            sa.text("SELECT user_id, role, organization_id FROM role_assignments ORDER BY user_id")
+        )
+        assert [tuple(a) for a in assignments] == [
+            (1, "team", root), (2, "caio", root), (3, "admin", root)
+        ]
+        pilots = conn.execute(sa.text("SELECT id, organization_id, review_status FROM pilots"))
+        assert sorted(tuple(p) for p in pilots) == [
+            (1, root, "approved"), (2, root, "draft"), (3, root, "submitted")
+        ]
+        decisions = conn.execute(sa.text("SELECT pilot_id, decided_by_id FROM decisions")).all()
+        assert [tuple(d) for d in decisions] == [(1, 2)]
+        db.session.commit()
+        # The migrated installation behaves as before: its CAIO decides for every pilot.
+        from registry.auth.models import User
+        from registry.auth.permissions import holds
+        from registry.catalog.models import Pilot
+
+        caio = db.session.get(User, 2)
+        assert all(holds(caio, "caio", p) for p in db.session.scalars(sa.select(Pilot)))
+        db.session.remove()
+        db.engine.dispose()

@@ -273,6 +273,18 @@ MATRIX = [
     ),
     (
         "GET",
+        "/api/v1/organizations",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
+    ),
+    (
+        "POST",
+        "/api/v1/organizations",
+        "organization",
+        dict(admin=201, caio=403, board=403, member=403, other_team=403, anonymous=401),
+    ),
+    (
+        "GET",
         "/api/v1/openapi.json",
         None,
         dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200),
@@ -299,6 +311,22 @@ MATRIX = [
      dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=200)),
     ("POST", "/login", {"email": "nobody@agency.gov", "password": "wrong-password"},
      dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=422)),
+    # SCIM takes only its own bearer token: API tokens and sessions get 401.
+    ("GET", "/scim/v2/Users", None,
+     dict(admin=401, caio=401, board=401, member=401, other_team=401, anonymous=401)),
+    ("POST", "/scim/v2/Users", {},
+     dict(admin=401, caio=401, board=401, member=401, other_team=401, anonymous=401)),
+    ("GET", "/scim/v2/Users/{user}", None,
+     dict(admin=401, caio=401, board=401, member=401, other_team=401, anonymous=401)),
+    ("PATCH", "/scim/v2/Users/{user}", {},
+     dict(admin=401, caio=401, board=401, member=401, other_team=401, anonymous=401)),
+    ("DELETE", "/scim/v2/Users/{user}", None,
+     dict(admin=401, caio=401, board=401, member=401, other_team=401, anonymous=401)),
+    # Single sign-on is not configured in the matrix's app: both answer 404.
+    ("GET", "/login/oidc", None,
+     dict(admin=404, caio=404, board=404, member=404, other_team=404, anonymous=404)),
+    ("GET", "/login/oidc/callback", None,
+     dict(admin=404, caio=404, board=404, member=404, other_team=404, anonymous=404)),
     ("POST", "/logout", {},
      dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=302)),
     ("GET", "/inventory", None,
@@ -569,6 +597,10 @@ def _api_request(client, world, method, url, body, role):
             "owner_email": world["users"]["member"].email,
             "stage": "pre_deployment",
         }
+    if body == "organization":
+        from registry.auth import organizations
+
+        body = {"name": "Bureau of Tests", "code": "BOT", "parent_id": organizations.root().id}
     if body == "concern":
         body = {"use_case_id": world["use_case"], "description": "The entry is wrong."}
     elif body == "incident":
