@@ -159,6 +159,12 @@ MATRIX = [
     ),
     (
         "GET",
+        "/api/v1/audit/checkpoints",
+        None,
+        dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200),
+    ),
+    (
+        "GET",
         "/api/v1/policies/active",
         None,
         dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=401),
