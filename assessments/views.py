@@ -161,6 +161,7 @@ def pilot_panel(pilot) -> dict[str, Any]:
         "evidence": service.evidence_for(pilot),
         "evidence_kinds": document["evidence_kinds"],
         "checklist_items": service.checklist_item_ids(document),
+        "evidence_item": request.args.get("evidence_item"),
         "can_upload": can(current_user, "pilot.upload", pilot),
         "can_assess": can(current_user, "pilot.assess", pilot),
         "can_override": can(current_user, "pilot.override_tier", pilot),
