@@ -246,7 +246,7 @@ def decide(pilot_id: int):
     shows this form again with everything typed kept and each reason linked to its fix."""
     pilot = catalog.get_pilot(pilot_id)
     lifecycle.check_may_decide(pilot, current_user)
-    if pilot.review_status != ReviewStatus.SUBMITTED:
+    if request.method == "GET" and pilot.review_status != ReviewStatus.SUBMITTED:
         flash(
             f"Nothing is waiting for a decision: the pilot is "
             f"{ReviewStatus.label_of(pilot.review_status).lower()}.",
@@ -268,7 +268,8 @@ def decide(pilot_id: int):
             _decision_echo(unmet),
             error.errors or {"decision": [error.message]},
             status=error.code,
-            message=error.message,
+            # A 422's reasons are all in the summary; a 409 says what the refusal means.
+            message=error.message if isinstance(error, Conflict) else None,
         )
     except PreconditionFailed:
         db.session.rollback()

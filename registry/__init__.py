@@ -93,13 +93,15 @@ def register_hooks(app: Flask) -> None:
     from assessments import compliance
     from assessments import demo as assessments_demo
     from assessments.review_views import review_panel
+    from assessments.tasks import task_panel
     from assessments.views import bias_panel, pilot_panel
     from policies.store import install_library
 
     compliance.init_app(app)
     app.extensions["registry"] = {
         # Callables taking a pilot and returning a template context for a pilot-page section.
-        "pilot_panels": [review_panel, pilot_panel, bias_panel],
+        # The summary comes first; the review (submit, decide) after the material it needs.
+        "pilot_panels": [task_panel, pilot_panel, bias_panel, review_panel],
         # Callables run by `seed-demo` after the core's users, data sources and pilots.
         "seed_steps": [lambda **_: install_library(), assessments_demo.seed],
         # Extra navigation links: endpoint, label and the permission that shows them.

@@ -139,7 +139,7 @@ class CheckStatus(LabelledEnum):
 
     MET = "met", "Met", "✓"
     UNMET = "unmet", "Not met", "✗"
-    WAIVED = "waived", "Waived by a CAIO", "≈"
+    WAIVED = "waived", "Waived", "≈"
     NOT_APPLICABLE = "not_applicable", "Not applicable", "–"
 
     def __new__(cls, value: str, label: str, symbol: str):

@@ -86,7 +86,7 @@ def test_board_can_comment_but_not_decide(app, factory):
     client = app.test_client()
     client.post("/login", data={"email": board.email, "password": factory.PASSWORD})
     page = client.get(f"/pilots/{pilot.id}").get_data(as_text=True)
-    assert "Record decision" not in page and "Submit for review" not in page
+    assert "Record decision" not in page and "Submit for review</button>" not in page
     client.post(
         f"/pilots/{pilot.id}/comments",
         data={"body": "What does the vendor contract say about audits?"},

@@ -23,10 +23,24 @@ PAGES = [
     ("pilot-detail", "caio", "/pilots/{pretrial}"),
     ("bias-check", "team", "/bias-checks/{check}"),
     ("review-queue", "caio", "/review-queue"),
+    ("decide", "caio", "/pilots/{submitted}/decide"),
+    ("decide-refused", "caio", "/pilots/{submitted}/decide"),
     ("dashboard", "board", "/dashboard"),
     ("questionnaire", "team", "/pilots/{pretrial}/questionnaire"),
     ("inventory", None, "/inventory"),
 ]
+
+
+def refuse_a_decision(page) -> None:
+    """Approve with an unmet item left as it is: the refused form, filled in, with its summary."""
+    page.get_by_role("radio", name="Approve", exact=True).check()
+    page.get_by_label("Rationale").fill("Low exposure while the pilot runs.")
+    page.locator("input[name=waive]").first.check()
+    page.get_by_role("button", name="Record decision").click()
+    page.wait_for_load_state("load")
+
+
+ACTIONS = {"decide-refused": refuse_a_decision}
 WIDTHS = {"desktop": (1280, 900), "mobile": (375, 800)}
 
 
@@ -56,7 +70,9 @@ def main() -> None:
         from registry.extensions import db
 
         ids = {"pretrial": db.session.query(Pilot).filter_by(use_case_id="MCG-004").one().id,
-               "check": db.session.query(BiasCheck).first().id}
+               "check": db.session.query(BiasCheck).first().id,
+               "submitted": db.session.query(Pilot).filter_by(review_status="submitted")
+               .order_by(Pilot.id).first().id}
     port = free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -76,6 +92,8 @@ def main() -> None:
                         page.fill("#password", password)
                         page.click("button[type=submit]")
                     page.goto(base + path.format(**ids))
+                    if stem in ACTIONS:
+                        ACTIONS[stem](page)
                     target = OUT / f"{stem}-{label}.png"
                     page.screenshot(path=str(target), full_page=label == "desktop")
                     print(f"wrote {target.relative_to(ROOT)}")

@@ -339,6 +339,8 @@ MATRIX = [
      dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
     ("POST", "/pilots/{pilot}/submit", {},
      dict(admin=302, caio=403, board=403, member=302, other_team=403, anonymous=302)),
+    ("GET", "/pilots/{pilot}/decide", None,
+     dict(admin=403, caio=302, board=403, member=403, other_team=403, anonymous=302)),
     ("POST", "/pilots/{pilot}/decide",
      {"decision": "reject", "rationale": "The model is not ready for this population."},
      dict(admin=403, caio=409, board=403, member=403, other_team=403, anonymous=302)),
