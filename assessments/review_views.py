@@ -21,7 +21,7 @@ from registry.catalog.vocabulary import ApprovedStage, DecisionKind, ReviewStatu
 from registry.errors import Conflict, PreconditionFailed, ValidationFailed
 from registry.extensions import db
 from registry.notifications import service as notifications
-from registry.web import flash_errors
+from registry.web import Confirmation, flash_errors, posted_fields, render_confirmation
 
 bp = Blueprint("review", __name__, template_folder="templates")
 
@@ -237,6 +237,20 @@ def _decide_page(pilot, form, errors=None, *, status=200, message=None):
     ), status
 
 
+def _rejection_to_confirm(pilot) -> bool:
+    """A well-formed rejection not yet confirmed; anything the workflow would refuse is refused
+    first, without asking."""
+    return (
+        request.form.get("decision") == DecisionKind.REJECT
+        and request.form.get("confirmed") != "yes"
+        and pilot.review_status == ReviewStatus.SUBMITTED
+        and _version() in (None, pilot.version)
+        and bool(request.form.get("rationale", "").strip())
+        and not request.form.getlist("waive")
+        and not any(t.strip() for t in request.form.getlist("condition_text"))
+    )
+
+
 @bp.route("/pilots/<int:pilot_id>/decide", methods=["GET", "POST"])
 @login_required
 def decide(pilot_id: int):
@@ -257,6 +271,22 @@ def decide(pilot_id: int):
         return _decide_page(pilot, _blank_decision(pilot, workflow.latest_submission(pilot)))
     version, checklist = page_compliance(pilot)
     unmet = unmet_items(pilot, version, checklist)
+    if request.form.get("change") == "yes":  # back from the confirmation, to change the form
+        return _decide_page(pilot, _decision_echo(unmet))
+    if _rejection_to_confirm(pilot):
+        return render_confirmation(
+            Confirmation(
+                title=f"Reject “{pilot.name}”?",
+                lead="The team is told at once, and any approval in force ends: the pilot may "
+                "not be used until a new revision is approved.",
+                details=(f"Your rationale: {request.form.get('rationale', '').strip()}",),
+                action=url_for("review.decide", pilot_id=pilot.id),
+                button="Yes, reject this pilot",
+                cancel_text="No, go back to the decision",
+                fields=posted_fields(),
+                back_fields=(*posted_fields(), ("change", ("yes",))),
+            )
+        )
     try:
         decision = workflow.decide(
             pilot, _decision_form(), current_user, expected_version=_version()

@@ -96,12 +96,15 @@ def register_hooks(app: Flask) -> None:
     from assessments.tasks import task_panel
     from assessments.views import bias_panel, pilot_panel
     from policies.store import install_library
+    from reports.inventory_views import inventory_page
 
     compliance.init_app(app)
     app.extensions["registry"] = {
         # Callables taking a pilot and returning a template context for a pilot-page section.
         # The summary comes first; the review (submit, decide) after the material it needs.
         "pilot_panels": [task_panel, pilot_panel, bias_panel, review_panel],
+        # What `/` shows a visitor who is not signed in: the public inventory.
+        "public_home": inventory_page,
         # Callables run by `seed-demo` after the core's users, data sources and pilots.
         "seed_steps": [lambda **_: install_library(), assessments_demo.seed],
         # Extra navigation links: endpoint, label and the permission that shows them.

@@ -283,8 +283,8 @@ MATRIX = [
         dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200),
     ),
     # --- HTML pages (session login; anonymous is sent to /login with a 302) ---
-    ("GET", "/", None,
-     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("GET", "/", None,  # a visitor gets the public inventory
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
     ("GET", "/healthz", None,
      dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
     ("GET", "/static/{static_file}", None,
@@ -313,6 +313,8 @@ MATRIX = [
      dict(admin=200, caio=403, board=403, member=200, other_team=403, anonymous=302)),
     ("POST", "/pilots/{pilot}/edit", {},
      dict(admin=302, caio=403, board=403, member=302, other_team=403, anonymous=302)),
+    ("GET", "/pilots/{pilot}/delete", None,
+     dict(admin=200, caio=403, board=403, member=200, other_team=403, anonymous=302)),
     ("POST", "/pilots/{pilot}/delete", {},
      dict(admin=302, caio=403, board=403, member=302, other_team=403, anonymous=302)),
     ("GET", "/pilots/{pilot}/questionnaire", None,
@@ -387,6 +389,8 @@ MATRIX = [
      dict(admin=422, caio=403, board=403, member=403, other_team=403, anonymous=302)),
     ("GET", "/admin/policies/{policy}", None,
      dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("GET", "/admin/policies/{policy}/publish", None,
+     dict(admin=200, caio=403, board=403, member=403, other_team=403, anonymous=302)),
     ("POST", "/admin/policies/{policy}/publish", {},
      dict(admin=302, caio=403, board=403, member=403, other_team=403, anonymous=302)),
     ("GET", "/admin/inventory/import", None,
