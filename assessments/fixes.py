@@ -7,16 +7,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import url_for
+from flask_login import current_user
 
 from policies import store
+from registry.auth.permissions import can
 
 
 @dataclass(frozen=True)
 class Fix:
-    """One way to meet a checklist item: what to do, and the page where it is done."""
+    """One way to meet a checklist item: what to do, and the page where it is done (None when
+    the person reading may not do it there: they see what needs doing, not a refused link)."""
 
     text: str
-    url: str
+    url: str | None
 
 
 def _item_definitions(document: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
@@ -31,6 +34,10 @@ def _kind_labels(document: Mapping[str, Any]) -> dict[str, str]:
 
 def fixes_for(item_id: str, pilot: Any, document: Mapping[str, Any]) -> list[Fix]:
     """The ways to meet one checklist item, each with the link to the page that does it."""
+
+    def link(action: str, endpoint: str, **values: Any) -> str | None:
+        return url_for(endpoint, **values) if can(current_user, action, pilot) else None
+
     definition = _item_definitions(document).get(item_id)
     if definition is None:
         return []
@@ -41,21 +48,21 @@ def fixes_for(item_id: str, pilot: Any, document: Mapping[str, Any]) -> list[Fix
         fixes.append(
             Fix(
                 "Answer the impact questionnaire",
-                url_for("assessments.questionnaire", pilot_id=pilot.id),
+                link("pilot.assess", "assessments.questionnaire", pilot_id=pilot.id),
             )
         )
     if means.get("bias_check"):
         fixes.append(
             Fix(
                 "Run a bias check that passes",
-                url_for("assessments.bias_check_new", pilot_id=pilot.id),
+                link("pilot.upload", "assessments.bias_check_new", pilot_id=pilot.id),
             )
         )
     if means.get("risk_register"):
         fixes.append(
             Fix(
                 "Record a risk on the risk register, with a review date",
-                url_for("trust.risk_register", pilot_id=pilot.id),
+                link("risk.manage", "trust.risk_register", pilot_id=pilot.id),
             )
         )
     kinds = means.get("evidence_kinds") or []
@@ -64,7 +71,8 @@ def fixes_for(item_id: str, pilot: Any, document: Mapping[str, Any]) -> list[Fix
         fixes.append(
             Fix(
                 f"Attach evidence: {names}",
-                url_for(
+                link(
+                    "pilot.upload",
                     "catalog.pilot_detail",
                     pilot_id=pilot.id,
                     evidence_item=item_id,

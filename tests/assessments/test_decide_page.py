@@ -39,7 +39,8 @@ def test_revisiting_the_decide_url_shows_the_form_not_405(app, factory):
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "Record decision" in html and "Blocking items" in html
-    assert f'href="/pilots/{pilot.id}/questionnaire"' in html  # a blocking item links to its fix
+    assert "The team must: answer the impact questionnaire" not in html  # only in a refusal
+    assert "Answer the impact questionnaire" in html  # each blocking item says how it is met
     assert f"/pilots/{pilot.id}/report.pdf" in html
     # The pilot page sends the CAIO here; nothing is waiting once decided, so GET says so.
     assert f'href="/pilots/{pilot.id}/decide"' in reviewer.get(f"/pilots/{pilot.id}").get_data(
@@ -92,7 +93,7 @@ def test_refused_approval_409_keeps_what_was_typed_and_names_each_unmet_item(app
     # The summary names the unmet items in words, links each to its field and to its fix.
     summary = html.split('id="error-summary"')[1].split("</div>")[0]
     assert "is not met" in summary and 'href="#waive-' in summary
-    assert "Attach evidence" in summary or "Run a bias check" in summary
+    assert "The team must: attach evidence" in summary
     assert "_" not in re.sub(r"<[^>]+>", "", summary)  # no internal ids in the words
     db.session.expire_all()
     assert db.session.get(Pilot, pilot.id).review_status == "submitted"

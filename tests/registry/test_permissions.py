@@ -319,8 +319,8 @@ MATRIX = [
      dict(admin=302, caio=403, board=403, member=302, other_team=403, anonymous=302)),
     ("GET", "/pilots/{pilot}/questionnaire", None,
      dict(admin=200, caio=403, board=403, member=200, other_team=403, anonymous=302)),
-    ("POST", "/pilots/{pilot}/questionnaire", {},
-     dict(admin=200, caio=403, board=403, member=200, other_team=403, anonymous=302)),
+    ("POST", "/pilots/{pilot}/questionnaire", {},  # nothing answered on step 1: 422
+     dict(admin=422, caio=403, board=403, member=422, other_team=403, anonymous=302)),
     ("POST", "/pilots/{pilot}/risk-tier-override", {},
      dict(admin=403, caio=422, board=403, member=403, other_team=403, anonymous=302)),
     ("GET", "/assessments/{assessment}", None,
