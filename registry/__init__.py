@@ -92,6 +92,7 @@ def register_hooks(app: Flask) -> None:
     """The places where later domains plug into the core's pages, commands and signals."""
     from assessments import compliance
     from assessments import demo as assessments_demo
+    from assessments.home import home_panel
     from assessments.review_views import review_panel
     from assessments.tasks import task_panel
     from assessments.views import bias_panel, pilot_panel
@@ -103,6 +104,8 @@ def register_hooks(app: Flask) -> None:
         # Callables taking a pilot and returning a template context for a pilot-page section.
         # The summary comes first; the review (submit, decide) after the material it needs.
         "pilot_panels": [task_panel, pilot_panel, bias_panel, review_panel],
+        # The signed-in person's work surface on `/`, by role.
+        "home_panel": home_panel,
         # What `/` shows a visitor who is not signed in: the public inventory.
         "public_home": inventory_page,
         # Callables run by `seed-demo` after the core's users, data sources and pilots.

@@ -24,4 +24,5 @@ def home():
         ).all()
     )
     total = sum(counts.values())
-    return render_template("home.html", counts=counts, total=total)
+    panel = current_app.extensions["registry"]["home_panel"]()
+    return render_template("home.html", counts=counts, total=total, panel=panel)

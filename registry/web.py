@@ -216,12 +216,42 @@ def init_app(app: Flask) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
+    def nav_links() -> list[dict[str, Any]]:
+        """The main navigation for this person: each link, whether it is the current page
+        (the longest matching path wins), and the inbox's unread count."""
+        from registry.notifications import service as notifications
+
+        if not current_user.is_authenticated:
+            return []
+        items = [
+            {"endpoint": "catalog.pilot_list", "label": "Pilots", "action": "pilot.read"},
+            {"endpoint": "catalog.data_source_list", "label": "Data sources", "action": None},
+            *app.extensions["registry"]["nav"],
+            {"endpoint": "auth.users", "label": "Users", "action": "user.manage"},
+        ]
+        links = [
+            {"url": url_for(item["endpoint"]), "label": item["label"], "endpoint": item["endpoint"]}
+            for item in items
+            if item["action"] is None or can(current_user, item["action"])
+        ]
+        matches = [link for link in links if request.path.startswith(link["url"])]
+        current = max(matches, key=lambda link: len(link["url"]), default=None)
+        for link in links:
+            link["current"] = link is current
+            link["unread"] = (
+                notifications.unread_count(current_user)
+                if link["endpoint"] == "review.inbox"
+                else 0
+            )
+        return links
+
     @app.context_processor
     def template_globals() -> dict[str, Any]:
         def allowed(action: str, target: Any = None) -> bool:
             return can(current_user, action, target)
 
         return {
+            "nav_links": nav_links,
             "can": allowed,
             "tier_badge": tier_badge,
             "status_badge": status_badge,
