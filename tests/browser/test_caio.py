@@ -29,7 +29,7 @@ def test_caio_requests_changes_then_approves_with_conditions_and_a_waiver(open_t
     expect(row).to_contain_text("Blocking:")
     reviewer.follow(row.get_by_role("link", name=pilot.name))
     assert reviewer.heading() == pilot.name
-    reviewer.follow(page.get_by_role("link", name="Decide on this pilot"))
+    reviewer.follow(page.get_by_role("link", name="Decide on this pilot").first)
 
     # Blocking items are listed, so the CAIO asks for changes.
     blocking = page.locator(".notice", has_text="Blocking items").locator("li")
@@ -97,7 +97,7 @@ def test_refused_decision_keeps_every_typed_field_and_links_each_fix(open_tab, l
     page.set_viewport_size({"width": width, "height": 800})
     reviewer.login(caio)
     reviewer.goto(f"/pilots/{pilot.id}")
-    reviewer.follow(page.get_by_role("link", name="Decide on this pilot"))
+    reviewer.follow(page.get_by_role("link", name="Decide on this pilot").first)
     waivers = page.locator("input[name=waive]")
     assert waivers.count() >= 2, "the demo pilot should block on several items"
     first = waivers.nth(0).get_attribute("value")
@@ -111,6 +111,7 @@ def test_refused_decision_keeps_every_typed_field_and_links_each_fix(open_tab, l
     page.get_by_label("Condition 1", exact=True).fill("Publish a plain-language notice.")
     page.get_by_label("Condition 1 due date").fill(due)
     reviewer.follow(page.get_by_role("button", name="Record decision"))
+    reviewer.check(every_impact=True)
     summary = page.locator(".error-summary")
     expect(summary).to_be_visible()
     expect(summary).to_contain_text("The decision was not recorded")

@@ -191,5 +191,6 @@ def test_questionnaire_is_finished_step_by_step(open_tab, live_server, script, w
     tab.login(team)
     tab.goto(f"/pilots/{pilot.id}/questionnaire")
     expect(page.locator(".step-count")).to_contain_text("Step 1 of")
+    tab.check(every_impact=True)
     answer_questionnaire(tab)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
