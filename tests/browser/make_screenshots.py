@@ -27,7 +27,11 @@ PAGES = [
     ("decide-refused", "caio", "/pilots/{submitted}/decide"),
     ("dashboard", "board", "/dashboard"),
     ("questionnaire", "team", "/pilots/{pretrial}/questionnaire"),
-    ("inventory", None, "/inventory"),
+    ("inventory", None, "/"),
+    ("home-caio", "caio", "/"),
+    ("home-board", "board", "/"),
+    ("home-team", "team", "/"),
+    ("confirm-delete", "team", "/pilots/{draft}/delete"),
 ]
 
 
@@ -72,6 +76,8 @@ def main() -> None:
         ids = {"pretrial": db.session.query(Pilot).filter_by(use_case_id="MCG-004").one().id,
                "check": db.session.query(BiasCheck).first().id,
                "submitted": db.session.query(Pilot).filter_by(review_status="submitted")
+               .order_by(Pilot.id).first().id,
+               "draft": db.session.query(Pilot).filter_by(review_status="draft")
                .order_by(Pilot.id).first().id}
     port = free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
