@@ -4,15 +4,48 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from flask import render_template
+from urllib.parse import urlsplit
+
+from flask import render_template, request
+
+# Titles in plain words; the status code stays in small print for whoever reports it.
+TITLES = {
+    400: "The request could not be read",
+    403: "You do not have permission",
+    404: "Page not found",
+    405: "That address does not take this request",
+    409: "This cannot be done now",
+    412: "Someone else changed this record",
+    413: "The file is too large",
+    422: "Some of what you sent was not valid",
+    428: "The request needs the record's version",
+    429: "Too many requests",
+    500: "Sorry, something went wrong",
+    503: "The service is unavailable",
+}
+
+
+def _back_url() -> str | None:
+    """The page the person came from, if it was on this site (never a dead end)."""
+    referrer = request.referrer
+    if not referrer:
+        return None
+    parts = urlsplit(referrer)
+    if parts.netloc != request.host or parts.path == request.path:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def render_html_error(code: int, message: str | None = None):
-    """Render an error page in the app's style."""
+    """Render an error page in the app's style, with a way back to where the person was."""
     status = HTTPStatus(code) if code in HTTPStatus._value2member_map_ else HTTPStatus(500)
     return (
         render_template(
-            "errors/error.html", code=status.value, title=status.phrase, message=message
+            "errors/error.html",
+            code=status.value,
+            title=TITLES.get(status.value, status.phrase),
+            message=message,
+            back_url=_back_url(),
         ),
         status.value,
     )

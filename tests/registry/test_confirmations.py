@@ -83,3 +83,21 @@ def test_rejection_asks_first_and_going_back_keeps_the_form(app, factory):
     assert done.status_code == 302
     db.session.expire_all()
     assert db.session.get(Pilot, pilot.id).review_status == "rejected"
+
+
+def test_an_error_page_names_the_problem_in_words_and_leads_back(app, factory):
+    owner = factory.user("team")
+    pilot = factory.pilot(owner)
+    db.session.commit()
+    client = signed_in(app, factory, factory.user("board"))
+    response = client.get(
+        f"/pilots/{pilot.id}/edit", headers={"Referer": f"http://localhost/pilots/{pilot.id}"}
+    )
+    html = unescape(response.get_data(as_text=True))
+    assert response.status_code == 403
+    assert "You do not have permission" in html
+    assert f'<a href="/pilots/{pilot.id}">Go back to the page you were on</a>' in html
+    elsewhere = client.get(
+        f"/pilots/{pilot.id}/edit", headers={"Referer": "https://example.org/x"}
+    ).get_data(as_text=True)
+    assert "Go back to the page you were on" not in elsewhere
