@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-
 from urllib.parse import urlsplit
 
 from flask import render_template, request
