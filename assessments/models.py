@@ -24,6 +24,19 @@ from registry.catalog.vocabulary import ApprovedStage, ConditionStatus, Decision
 from registry.extensions import db
 
 
+class QuestionnaireDraft(db.Model):
+    """The impact questionnaire's answers so far, saved at each step until it is submitted."""
+
+    __tablename__ = "questionnaire_drafts"
+
+    pilot_id: Mapped[int] = mapped_column(
+        ForeignKey("pilots.id", ondelete="CASCADE"), primary_key=True
+    )
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class ImpactAssessment(db.Model):
     """One completed impact questionnaire and its score; re-answering adds a new one."""
 

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from assessments import service, workflow
+from assessments.fixes import Fix, unmet_items
 from assessments.views import page_compliance
 from registry.auth.permissions import authorize, can, oversight_scope
 from registry.catalog import lifecycle
 from registry.catalog import service as catalog
 from registry.catalog.views import render_pilot_page
 from registry.catalog.vocabulary import ApprovedStage, DecisionKind, ReviewStatus, field_label
-from registry.errors import Conflict, ValidationFailed
+from registry.errors import Conflict, PreconditionFailed, ValidationFailed
+from registry.extensions import db
 from registry.notifications import service as notifications
-from registry.web import flash_errors
+from registry.web import Confirmation, flash_errors, posted_fields, render_confirmation
 
 bp = Blueprint("review", __name__, template_folder="templates")
 
@@ -89,18 +93,223 @@ def _decision_form() -> dict[str, Any]:
     }
 
 
-@bp.post("/pilots/<int:pilot_id>/decide")
+MIN_CONDITION_ROWS = 2
+
+
+def _decision_echo(unmet: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the CAIO typed, to fill the form again after a refusal."""
+    form = request.form
+    texts = form.getlist("condition_text")
+    dues = form.getlist("condition_due")
+    items = form.getlist("condition_item")
+    rows = max(MIN_CONDITION_ROWS, min(len(texts), workflow.MAX_CONDITIONS))
+    conditions = [
+        {
+            "text": texts[i] if i < len(texts) else "",
+            "due": dues[i] if i < len(dues) else "",
+            "item": items[i] if i < len(items) else "",
+        }
+        for i in range(rows)
+    ]
+    return {
+        "decision": form.get("decision", ""),
+        "rationale": form.get("rationale", ""),
+        "stage": form.get("stage", ""),
+        "waive": set(form.getlist("waive")),
+        "justifications": {
+            item["id"]: form.get(f"justification_{item['id']}", "") for item in unmet
+        },
+        "conditions": conditions,
+    }
+
+
+def _blank_decision(pilot, submission) -> dict[str, Any]:
+    stage = (
+        submission.requested_stage
+        if submission and submission.requested_stage
+        else lifecycle.default_approval_stage(pilot)
+    )
+    return {
+        "decision": "",
+        "rationale": "",
+        "stage": stage,
+        "waive": set(),
+        "justifications": {},
+        "conditions": [{"text": "", "due": "", "item": ""} for _ in range(MIN_CONDITION_ROWS)],
+    }
+
+
+_INDEXED = re.compile(r"^(waivers|conditions)\[(\d+)\]\.(\w+)$")
+
+
+def _decision_errors(
+    errors: Mapping[str, Any], unmet: list[dict[str, Any]], posted_waivers: list[str]
+) -> list[dict[str, Any]]:
+    """A refusal's reasons as error-summary rows: the words a CAIO reads, the field each one is
+    fixed in (`field`), and for an unmet checklist item the pages where it is met (`fixes`)."""
+    titles = {item["id"]: item for item in unmet}
+    first_kind = DecisionKind.choices()[0][0]
+    rows: list[dict[str, Any]] = []
+    for key, messages in errors.items():
+        messages = messages if isinstance(messages, list) else [messages]
+        match = _INDEXED.match(key)
+        fixes: list[Any] = []
+        if key in titles:  # an unmet checklist item (409)
+            item = titles[key]
+            label, field = f"“{item['title']}” is not met", f"waive-{key}"
+            messages = [
+                f"{item['reason'].capitalize()}. Meet it, waive it with a justification below, "
+                "or approve with a condition that covers it."
+            ]
+            fixes = item["fixes"]
+        elif key.startswith("incident "):
+            incident_id = key.split(" ", 1)[1]
+            label, field = "A serious incident is open", None
+            fixes = (
+                [
+                    Fix(
+                        "Resolve or accept the incident",
+                        url_for("trust.incident_detail", incident_id=int(incident_id)),
+                    )
+                ]
+                if incident_id.isdigit()
+                else []
+            )
+        elif match:
+            group, index, part = match.group(1), int(match.group(2)), match.group(3)
+            if group == "conditions":
+                names = {
+                    "text": ("", "condition-text"),
+                    "due_date": (" due date", "condition-due"),
+                    "item_id": (" checklist item", "condition-item"),
+                }
+                suffix, prefix = names.get(part, ("", "condition-text"))
+                label, field = f"Condition {index + 1}{suffix}", f"{prefix}-{index}"
+            else:
+                item_id = posted_waivers[index] if index < len(posted_waivers) else ""
+                title = titles[item_id]["title"] if item_id in titles else "an item"
+                if part == "justification":
+                    label, field = (
+                        f"Justification for waiving “{title}”",
+                        f"justification-{item_id}",
+                    )
+                else:
+                    label, field = f"Waiver of “{title}”", f"waive-{item_id}"
+        else:
+            label, field = {
+                "decision": ("Decision", f"decision-{first_kind}"),
+                "rationale": ("Rationale", "rationale"),
+                "stage": ("Stage an approval covers", "decision-stage"),
+                "conditions": ("Conditions", "condition-text-0"),
+                "waivers": ("Waivers", f"waive-{unmet[0]['id']}" if unmet else None),
+            }.get(key, (field_label(key), None))
+        rows.append(
+            {"key": key, "label": label, "field": field, "messages": messages, "fixes": fixes}
+        )
+    return rows
+
+
+def _decide_page(pilot, form, errors=None, *, status=200, message=None):
+    version, checklist = page_compliance(pilot)
+    unmet = unmet_items(pilot, version, checklist)
+    rows = _decision_errors(errors or {}, unmet, request.form.getlist("waive"))
+    field_rows: dict[str, list[str]] = {}
+    for row in rows:
+        if row["field"]:
+            field_rows.setdefault(row["field"], []).extend(row["messages"])
+    return render_template(
+        "assessments/decide.html",
+        pilot=pilot,
+        form=form,
+        message=message,
+        error_rows=rows,
+        field_rows=field_rows,
+        unmet=unmet,
+        checklist=checklist,
+        policy_version=version,
+        submission=workflow.latest_submission(pilot),
+        revision_diff=revision_diff(pilot),
+        bias=workflow.latest_verdicts(pilot),
+        decision_kinds=DecisionKind.choices(),
+        stages=ApprovedStage.choices(),
+        min_due=(workflow.today() + dt.timedelta(days=1)).isoformat(),
+        max_conditions=workflow.MAX_CONDITIONS,
+    ), status
+
+
+def _rejection_to_confirm(pilot) -> bool:
+    """A well-formed rejection not yet confirmed; anything the workflow would refuse is refused
+    first, without asking."""
+    return (
+        request.form.get("decision") == DecisionKind.REJECT
+        and request.form.get("confirmed") != "yes"
+        and pilot.review_status == ReviewStatus.SUBMITTED
+        and _version() in (None, pilot.version)
+        and bool(request.form.get("rationale", "").strip())
+        and not request.form.getlist("waive")
+        and not any(t.strip() for t in request.form.getlist("condition_text"))
+    )
+
+
+@bp.route("/pilots/<int:pilot_id>/decide", methods=["GET", "POST"])
 @login_required
 def decide(pilot_id: int):
-    """Record a CAIO decision from the pilot page."""
+    """Decide on the revision under review: the material first, then the decision form.
+
+    A refused decision (409 unmet items or an open incident, 412 a stale form, 422 wrong input)
+    shows this form again with everything typed kept and each reason linked to its fix."""
     pilot = catalog.get_pilot(pilot_id)
+    lifecycle.check_may_decide(pilot, current_user)
+    if request.method == "GET" and pilot.review_status != ReviewStatus.SUBMITTED:
+        flash(
+            f"Nothing is waiting for a decision: the pilot is "
+            f"{ReviewStatus.label_of(pilot.review_status).lower()}.",
+            "info",
+        )
+        return redirect(url_for("catalog.pilot_detail", pilot_id=pilot.id))
+    if request.method == "GET":
+        return _decide_page(pilot, _blank_decision(pilot, workflow.latest_submission(pilot)))
+    version, checklist = page_compliance(pilot)
+    unmet = unmet_items(pilot, version, checklist)
+    if request.form.get("change") == "yes":  # back from the confirmation, to change the form
+        return _decide_page(pilot, _decision_echo(unmet))
+    if _rejection_to_confirm(pilot):
+        return render_confirmation(
+            Confirmation(
+                title=f"Reject “{pilot.name}”?",
+                lead="The team is told at once, and any approval in force ends: the pilot may "
+                "not be used until a new revision is approved.",
+                details=(f"Your rationale: {request.form.get('rationale', '').strip()}",),
+                action=url_for("review.decide", pilot_id=pilot.id),
+                button="Yes, reject this pilot",
+                cancel_text="No, go back to the decision",
+                fields=posted_fields(),
+                back_fields=(*posted_fields(), ("change", ("yes",))),
+            )
+        )
     try:
         decision = workflow.decide(
             pilot, _decision_form(), current_user, expected_version=_version()
         )
-    except ValidationFailed as error:
-        flash_errors("Decision not recorded", error.errors)
-        return render_pilot_page(pilot, 422)
+    except (ValidationFailed, Conflict) as error:
+        db.session.rollback()
+        return _decide_page(
+            pilot,
+            _decision_echo(unmet),
+            error.errors or {"decision": [error.message]},
+            status=error.code,
+            # A 422's reasons are all in the summary; a 409 says what the refusal means.
+            message=error.message if isinstance(error, Conflict) else None,
+        )
+    except PreconditionFailed:
+        db.session.rollback()
+        return _decide_page(
+            pilot,
+            _decision_echo(unmet),
+            status=412,
+            message="Someone changed this pilot while you were deciding. Check the material "
+            "below again; what you typed is kept, so record the decision again if it still stands.",
+        )
     flash(f"Decision recorded: {DecisionKind.label_of(decision.decision).lower()}.", "success")
     return redirect(url_for("catalog.pilot_detail", pilot_id=pilot.id, _anchor="decisions-heading"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from sqlalchemy import select
 
 import policies
 from assessments import compliance as compliance_module
-from assessments.models import Evidence, ImpactAssessment
+from assessments.models import Evidence, ImpactAssessment, QuestionnaireDraft
 from policies import store
 from policies.models import PolicyVersion
 from registry import audit, signals
@@ -67,6 +68,25 @@ def clean_answers(
             value = [value]
         kept[question["id"]] = value
     return kept
+
+
+def draft_answers(pilot: Pilot) -> dict[str, Any] | None:
+    """The questionnaire answers saved so far, or None when no draft is open."""
+    draft = db.session.get(QuestionnaireDraft, pilot.id)
+    return dict(draft.answers) if draft else None
+
+
+def save_draft(pilot: Pilot, answers: Mapping[str, Any], actor) -> None:
+    """Keep the answers so far (no scoring, no tier), to carry on later or on another device."""
+    authorize(actor, "pilot.assess", pilot)
+    draft = db.session.get(QuestionnaireDraft, pilot.id)
+    if draft is None:
+        draft = QuestionnaireDraft(pilot_id=pilot.id)
+        db.session.add(draft)
+    draft.answers = dict(answers)
+    draft.updated_by_id = actor.id
+    draft.updated_at = dt.datetime.now(dt.UTC)
+    db.session.commit()
 
 
 def assess(pilot: Pilot, answers: Any, actor) -> ImpactAssessment:
@@ -129,6 +149,9 @@ def assess(pilot: Pilot, answers: Any, actor) -> ImpactAssessment:
         },
     )
     lifecycle.set_tier_from_questionnaire(pilot, result.impact_level, actor)
+    draft = db.session.get(QuestionnaireDraft, pilot.id)
+    if draft is not None:  # submitted: the draft has done its job
+        db.session.delete(draft)
     signals.compliance_inputs_changed.send(pilot, what="impact_assessment")
     db.session.commit()
     return assessment
@@ -146,11 +169,18 @@ def answered_questions(assessment: ImpactAssessment) -> list[dict[str, Any]]:
     was answered under, with the labels of the answers chosen (read-only, for reviewers)."""
     version = db.session.get(PolicyVersion, assessment.policy_version_id)
     questionnaire_doc = store.document(version)["questionnaire"]
+    return answered_questions_for(questionnaire_doc, assessment.answers)
+
+
+def answered_questions_for(
+    questionnaire_doc: Mapping[str, Any], answers: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """The visible questions by area with the labels of the answers chosen (none: not yet)."""
     areas = []
-    for area in questions_by_area(questionnaire_doc, assessment.answers):
+    for area in questions_by_area(questionnaire_doc, answers):
         rows = []
         for question in area["questions"]:
-            value = assessment.answers.get(question["id"])
+            value = answers.get(question["id"])
             chosen = value if isinstance(value, list) else [value] if value is not None else []
             labels = {c["value"]: c["label"] for c in question["choices"]}
             rows.append(

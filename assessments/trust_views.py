@@ -23,7 +23,7 @@ from registry.catalog.vocabulary import (
     IncidentStatus,
 )
 from registry.errors import ValidationFailed
-from registry.web import Pager, page_args
+from registry.web import Confirmation, Pager, page_args, posted_fields, render_confirmation
 
 bp = Blueprint("trust", __name__, template_folder="templates")
 
@@ -349,6 +349,25 @@ def publication(pilot_id: int):
     errors: dict = {}
     if request.method == "POST":
         action = request.form.get("action")
+        if (
+            action == "retract"
+            and request.form.get("confirmed") != "yes"
+            and (request.form.get("reason") or "").strip()
+        ):
+            return render_confirmation(
+                Confirmation(
+                    title=f"Retract the public record of “{pilot.name}”?",
+                    lead="The use case leaves the public inventory; the public sees your "
+                    "reason on its history page.",
+                    details=(f"Public reason: {request.form['reason'].strip()}",),
+                    action=url_for("trust.publication", pilot_id=pilot.id),
+                    button="Yes, retract it",
+                    cancel=url_for("trust.publication", pilot_id=pilot.id),
+                    cancel_text="No, keep it published",
+                    irreversible=False,
+                    fields=posted_fields(),
+                )
+            )
         try:
             if action == "withhold":
                 fields = request.form.getlist("withheld_fields")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+import policies
 from assessments import bias_checks, service
 from assessments.api import evidence_response
 from assessments.charts import METRIC_NAMES
@@ -36,39 +38,139 @@ def _answers_from_form(questionnaire: dict[str, Any]) -> dict[str, Any]:
     return answers
 
 
+def _step_number(raw: str | None, last: int) -> int:
+    return min(max(int(raw), 1), last) if raw and raw.isdigit() else 1
+
+
+def _question_errors(
+    questionnaire_doc: dict[str, Any], answers: dict[str, Any], only: set[str] | None = None
+) -> dict[str, list[str]]:
+    """Unanswered or invalid questions, each named by its own words (not its id)."""
+    try:
+        policies.validate_answers(questionnaire_doc, answers)
+    except policies.AnswersInvalid as error:
+        texts = {q["id"]: q for q in questionnaire_doc["questions"]}
+        out = {}
+        for qid, message in error.errors.items():
+            if only is not None and qid not in only:
+                continue
+            question = texts.get(qid)
+            if question is None:
+                continue
+            if qid not in answers:
+                verb = (
+                    "Choose at least one answer" if question.get("multiple") else "Choose an answer"
+                )
+                out[qid] = [f"{verb} to “{question['text']}”"]
+            else:
+                out[qid] = [f"Check your answer to “{question['text']}”: {message}"]
+        return out
+    return {}
+
+
+def _step_view(questionnaire_doc: dict[str, Any], answers: dict[str, Any]) -> list[dict]:
+    """The questionnaire's steps: one per area that has a visible question, with every question
+    of the area (follow-ups too, hidden until shown), then "check your answers"."""
+    visible = {q["id"] for q in policies.visible_questions(questionnaire_doc, answers)}
+    steps = []
+    for area in questionnaire_doc["areas"]:
+        questions = [q for q in questionnaire_doc["questions"] if q["area"] == area["id"]]
+        shown = [q for q in questions if q["id"] in visible]
+        if not shown:
+            continue
+        steps.append(
+            {
+                **area,
+                "questions": [
+                    {
+                        **q,
+                        "visible": q["id"] in visible,
+                        "show_if_json": json.dumps(q["show_if"]) if q.get("show_if") else "",
+                    }
+                    for q in questions
+                ],
+                "visible_ids": {q["id"] for q in shown},
+                "answered": sum(1 for q in shown if answers.get(q["id"])),
+                "total": len(shown),
+            }
+        )
+    return steps
+
+
 @bp.route("/pilots/<int:pilot_id>/questionnaire", methods=["GET", "POST"])
 @login_required
 def questionnaire(pilot_id: int):
-    """Answer the impact questionnaire; without JavaScript, 'Update questions' re-renders it."""
+    """Answer the impact questionnaire one section at a time; each step saves a draft.
+
+    Follow-up questions appear at once with JavaScript; without it, "Save and continue" shows
+    them on the same step. The last step lists every answer to check, then submits."""
     pilot = catalog.get_pilot(pilot_id)
     authorize(current_user, "pilot.assess", pilot)
     version, questionnaire_doc = service.questionnaire()
+    answers = service.draft_answers(pilot)
+    if answers is None:
+        latest = service.latest_assessment(pilot)
+        answers = dict(latest.answers) if latest else {}
+    steps = _step_view(questionnaire_doc, answers)
+    last = len(steps) + 1
+    step = _step_number(request.values.get("step"), last)
     errors: dict[str, list[str]] = {}
+    status = 200
     if request.method == "POST":
-        answers = _answers_from_form(questionnaire_doc)
-        if request.form.get("action") == "submit":
+        action = request.form.get("action", "continue")
+        if action == "submit":  # every posted answer counts, from whichever step sent it
+            answers.update(_answers_from_form(questionnaire_doc))
+            step = last
+        if step < last:
+            current = steps[step - 1]
+            area_ids = {q["id"] for q in current["questions"]}
+            posted = _answers_from_form(questionnaire_doc)
+            answers = {k: v for k, v in answers.items() if k not in area_ids}
+            answers.update({k: v for k, v in posted.items() if k in area_ids})
+            service.save_draft(pilot, answers, current_user)
+            new_steps = _step_view(questionnaire_doc, answers)
+            now_visible = next(
+                (s["visible_ids"] for s in new_steps if s["id"] == current["id"]), set()
+            )
+            if action == "back":
+                return redirect(url_for(".questionnaire", pilot_id=pilot.id, step=max(1, step - 1)))
+            if now_visible - current["visible_ids"]:
+                flash(
+                    "More questions appeared below your answer. Answer them, then continue.", "info"
+                )
+                return redirect(url_for(".questionnaire", pilot_id=pilot.id, step=step))
+            errors = _question_errors(questionnaire_doc, answers, now_visible)
+            if not errors:
+                index = next(
+                    (i for i, s in enumerate(new_steps) if s["id"] == current["id"]), step - 1
+                )
+                return redirect(url_for(".questionnaire", pilot_id=pilot.id, step=index + 2))
+            steps, status = new_steps, 422
+        else:
             try:
                 assessment = service.assess(pilot, answers, current_user)
-            except ValidationFailed as error:
-                errors = error.errors
+            except ValidationFailed:
+                errors = _question_errors(questionnaire_doc, answers)
+                status = 422
             else:
                 flash(f"Assessment saved: impact level {assessment.impact_level}.", "success")
                 return redirect(
                     url_for("assessments.assessment_result", assessment_id=assessment.id)
                 )
-    else:
-        latest = service.latest_assessment(pilot)
-        answers = dict(latest.answers) if latest else {}
-    areas = service.questions_by_area(questionnaire_doc, answers)
-    status = 422 if errors else 200
+    step_of = {q["id"]: i + 1 for i, s in enumerate(steps) for q in s["questions"]}
     return render_template(
         "assessments/questionnaire.html",
         pilot=pilot,
-        areas=areas,
+        steps=steps,
+        step=step,
+        last=last,
+        current=steps[step - 1] if step < last else None,
         answers=answers,
         errors=errors,
+        error_links={qid: (step_of.get(qid, 1), qid) for qid in errors},
         questionnaire=questionnaire_doc,
         policy_version=version,
+        answered=service.answered_questions_for(questionnaire_doc, answers),
     ), status
 
 
@@ -164,6 +266,7 @@ def pilot_panel(pilot) -> dict[str, Any]:
         "evidence": service.evidence_for(pilot),
         "evidence_kinds": document["evidence_kinds"],
         "checklist_items": service.checklist_item_ids(document),
+        "evidence_item": request.args.get("evidence_item"),
         "can_upload": can(current_user, "pilot.upload", pilot),
         "can_assess": can(current_user, "pilot.assess", pilot),
         "can_override": can(current_user, "pilot.override_tier", pilot),

@@ -127,26 +127,35 @@ def _evidence_key(evidence: EvidenceFact) -> tuple[dt.date, int, str]:
 
 
 def _check_evidence(
-    facts: PilotFacts, item_id: str, kinds: list[str], max_age_days: int | None
+    facts: PilotFacts,
+    item_id: str,
+    kinds: list[str],
+    max_age_days: int | None,
+    labels: Mapping[str, str],
 ) -> _Outcome:
     # Evidence counts by kind, or when it was explicitly attached to this item.
     matching = sorted(
         (e for e in facts.evidence if e.kind in kinds or e.item_id == item_id), key=_evidence_key
     )
-    wanted = " or ".join(f"'{k}'" for k in kinds) if kinds else "attached"
+
+    def name(kind: str) -> str:
+        label = labels.get(kind, kind.replace("_", " ")).lower()
+        return "other evidence" if label == "other" else label
+
+    wanted = " or ".join(name(k) for k in kinds) if kinds else "evidence attached to this item"
     if not matching:
-        return _Outcome(False, f"no {wanted} evidence on record")
+        return _Outcome(False, f"no {wanted} uploaded")
     fresh = [e for e in matching if not _too_old(e.uploaded_at, facts.today, max_age_days)]
     if not fresh:
         last = matching[-1]
         return _Outcome(
             False,
             f"evidence older than {max_age_days} days "
-            f"(last: '{last.kind}' uploaded {_day(last.uploaded_at)})",
+            f"(last: {name(last.kind)} uploaded {_day(last.uploaded_at)})",
         )
     last = fresh[-1]
     ids = tuple(dict.fromkeys(e.evidence_id for e in fresh if e.evidence_id is not None))
-    return _Outcome(True, f"evidence '{last.kind}' uploaded {_day(last.uploaded_at)}", ids)
+    return _Outcome(True, f"{name(last.kind)} uploaded {_day(last.uploaded_at)}", ids)
 
 
 def _check_risk_register(facts: PilotFacts) -> _Outcome:
@@ -155,7 +164,12 @@ def _check_risk_register(facts: PilotFacts) -> _Outcome:
     return _Outcome(True, f"{facts.current_risks} risk(s) on the register, reviewed on time")
 
 
-def _check_item(item: Mapping[str, Any], facts: PilotFacts, max_age_days: int | None) -> _Outcome:
+def _check_item(
+    item: Mapping[str, Any],
+    facts: PilotFacts,
+    max_age_days: int | None,
+    labels: Mapping[str, str] | None = None,
+) -> _Outcome:
     means = item["satisfied_by"]
     outcomes: list[_Outcome] = []
     if means.get("risk_register"):
@@ -165,7 +179,9 @@ def _check_item(item: Mapping[str, Any], facts: PilotFacts, max_age_days: int | 
     if means.get("bias_check"):
         outcomes.append(_check_bias(facts, max_age_days))
     if means.get("evidence_kinds"):
-        outcomes.append(_check_evidence(facts, item["id"], means["evidence_kinds"], max_age_days))
+        outcomes.append(
+            _check_evidence(facts, item["id"], means["evidence_kinds"], max_age_days, labels or {})
+        )
     met = [o for o in outcomes if o.met]
     if met:
         ids = tuple(dict.fromkeys(i for o in met for i in o.evidence_ids))
@@ -243,6 +259,8 @@ def evaluate(policy: Mapping[str, Any], facts: PilotFacts) -> Checklist:
     for waiver in facts.waivers:
         waivers.setdefault(waiver.item_id, []).append(waiver.justification)
 
+    # Reasons name evidence by the policy's own words for it, never by its id.
+    labels = {kind["id"]: kind["label"] for kind in policy.get("evidence_kinds", [])}
     lines: list[ChecklistItem] = []
     if facts.tier is None:
         listed = {req["item"]: req for req in policy["untiered_requirements"]}
@@ -254,7 +272,7 @@ def evaluate(policy: Mapping[str, Any], facts: PilotFacts) -> Checklist:
         if item["id"] not in listed:
             continue
         req = required.get(item["id"])
-        outcome = None if req is None else _check_item(item, facts, req.get("max_age_days"))
+        outcome = None if req is None else _check_item(item, facts, req.get("max_age_days"), labels)
         lines.append(
             _line(item, "baseline", outcome, waivers, f"not required for tier {facts.tier}")
         )
@@ -267,7 +285,7 @@ def evaluate(policy: Mapping[str, Any], facts: PilotFacts) -> Checklist:
     else:
         skip = f"applies only to {trigger} AI (recorded: {facts.is_high_impact})"
     for item in section["items"]:
-        outcome = _check_item(item, facts, None) if applies else None
+        outcome = _check_item(item, facts, None, labels) if applies else None
         lines.append(_line(item, "m_25_21", outcome, waivers, skip))
 
     return Checklist(

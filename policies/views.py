@@ -9,6 +9,7 @@ from policies import store
 from registry.auth.permissions import authorize
 from registry.errors import ValidationFailed
 from registry.request_limits import upload_route
+from registry.web import Confirmation, render_confirmation
 
 bp = Blueprint("policies", __name__, template_folder="templates")
 
@@ -78,10 +79,31 @@ def policy_detail(version_id: int):
     return render_template("policies/detail.html", version=version, diff=diff, lines=lines)
 
 
-@bp.post("/admin/policies/<int:version_id>/publish")
+@bp.route("/admin/policies/<int:version_id>/publish", methods=["GET", "POST"])
 @login_required
 def policy_publish(version_id: int):
-    """Publish a draft; it becomes the active policy and can never change again."""
+    """Publish a draft, after a confirmation page (GET); it becomes the active policy and can
+    never change again."""
+    if request.method == "GET":
+        authorize(current_user, "policy.manage")
+        draft = store.get_version(version_id)
+        if draft.status != "draft":
+            flash(f"{draft.label} is already published.", "info")
+            return redirect(url_for("policies.policy_detail", version_id=draft.id))
+        return render_confirmation(
+            Confirmation(
+                title=f"Publish {draft.label}?",
+                lead="It becomes the active policy: every pilot's checklist is judged against it "
+                "from now on.",
+                details=(
+                    "A published version can never be changed; to change it, upload a new draft.",
+                ),
+                action=url_for("policies.policy_publish", version_id=draft.id),
+                button="Yes, publish this version",
+                cancel=url_for("policies.policy_detail", version_id=draft.id),
+                cancel_text="No, keep it as a draft",
+            )
+        )
     version = store.publish(store.get_version(version_id), current_user)
     flash(f"Published {version.label}; it is now the active policy.", "success")
     return redirect(url_for("policies.policy_detail", version_id=version.id))

@@ -107,17 +107,25 @@ def register_hooks(app: Flask) -> None:
     """The places where later domains plug into the core's pages, commands and signals."""
     from assessments import access, compliance, job_recovery
     from assessments import demo as assessments_demo
+    from assessments.home import home_panel
     from assessments.review_views import review_panel
+    from assessments.tasks import task_panel
     from assessments.trust_views import trust_panel
     from assessments.views import bias_panel, pilot_panel
     from policies.store import install_library
+    from reports.inventory_views import inventory_page
 
     compliance.init_app(app)
     job_recovery.init_app(app)
     access.init_app(app)
     app.extensions["registry"] = {
         # Callables taking a pilot and returning a template context for a pilot-page section.
-        "pilot_panels": [review_panel, pilot_panel, bias_panel, trust_panel],
+        # The summary comes first; the review (submit, decide) after the material it needs.
+        "pilot_panels": [task_panel, pilot_panel, bias_panel, trust_panel, review_panel],
+        # The signed-in person's work surface on `/`, by role.
+        "home_panel": home_panel,
+        # What `/` shows a visitor who is not signed in: the public inventory.
+        "public_home": inventory_page,
         # Callables run by `seed-demo` after the core's users, data sources and pilots.
         "seed_steps": [lambda **_: install_library(), assessments_demo.seed],
         # Extra navigation links: endpoint, label and the permission that shows them.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from math import ceil
 from typing import Any
 
-from flask import Flask, flash, request, url_for
+from flask import Flask, flash, render_template, request, url_for
 from flask_login import current_user
 
 from registry.auth.permissions import can
@@ -155,6 +155,41 @@ def flatten_messages(errors: Mapping[str, Any]) -> dict[str, list[str]]:
     return flat
 
 
+@dataclass(frozen=True)
+class Confirmation:
+    """A "are you sure?" page for an action that destroys or cannot be undone.
+
+    ``fields`` are posted with the confirming button (``confirmed=yes`` is added); with
+    ``back_fields`` the way back is a button that posts them (so what was typed comes back),
+    else a link to ``cancel``."""
+
+    title: str
+    lead: str
+    action: str
+    button: str
+    cancel: str = ""
+    cancel_text: str = "No, go back"
+    details: tuple[str, ...] = ()
+    irreversible: bool = True
+    fields: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    back_fields: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+
+
+def posted_fields(skip: tuple[str, ...] = ("csrf_token", "confirmed")):
+    """The posted form as (name, values) pairs, to carry through a confirmation page."""
+    return tuple(
+        (name, tuple(request.form.getlist(name))) for name in request.form if name not in skip
+    )
+
+
+def render_confirmation(confirm: Confirmation):
+    """The confirmation page (the JavaScript dialog is built from the same markup)."""
+    confirm = Confirmation(
+        **{**confirm.__dict__, "fields": (*confirm.fields, ("confirmed", ("yes",)))}
+    )
+    return render_template("confirm.html", confirm=confirm)
+
+
 _SVG_ID = re.compile(r'\bid="([^"]+)"')
 
 
@@ -170,10 +205,16 @@ def namespace_svg_ids(svg: str, prefix: str) -> str:
     ids = set(_SVG_ID.findall(svg))
     if not ids:
         return svg
-    pattern = re.compile(r'(id="|url\(#|href="#)(' + "|".join(map(re.escape, sorted(ids, key=len, reverse=True))) + r')(?=["\) ])')
-    return pattern.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg).replace(
-        'aria-labelledby="', f'aria-labelledby="{prefix}-', 1
-    ).replace(" chart-", f" {prefix}-chart-", 1)
+    pattern = re.compile(
+        r'(id="|url\(#|href="#)('
+        + "|".join(map(re.escape, sorted(ids, key=len, reverse=True)))
+        + r')(?=["\) ])'
+    )
+    return (
+        pattern.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
+        .replace('aria-labelledby="', f'aria-labelledby="{prefix}-', 1)
+        .replace(" chart-", f" {prefix}-chart-", 1)
+    )
 
 
 def init_app(app: Flask) -> None:
@@ -181,12 +222,42 @@ def init_app(app: Flask) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
+    def nav_links() -> list[dict[str, Any]]:
+        """The main navigation for this person: each link, whether it is the current page
+        (the longest matching path wins), and the inbox's unread count."""
+        from registry.notifications import service as notifications
+
+        if not current_user.is_authenticated:
+            return []
+        items = [
+            {"endpoint": "catalog.pilot_list", "label": "Pilots", "action": "pilot.read"},
+            {"endpoint": "catalog.data_source_list", "label": "Data sources", "action": None},
+            *app.extensions["registry"]["nav"],
+            {"endpoint": "auth.users", "label": "Users", "action": "user.manage"},
+        ]
+        links = [
+            {"url": url_for(item["endpoint"]), "label": item["label"], "endpoint": item["endpoint"]}
+            for item in items
+            if item["action"] is None or can(current_user, item["action"])
+        ]
+        matches = [link for link in links if request.path.startswith(link["url"])]
+        current = max(matches, key=lambda link: len(link["url"]), default=None)
+        for link in links:
+            link["current"] = link is current
+            link["unread"] = (
+                notifications.unread_count(current_user)
+                if link["endpoint"] == "review.inbox"
+                else 0
+            )
+        return links
+
     @app.context_processor
     def template_globals() -> dict[str, Any]:
         def allowed(action: str, target: Any = None) -> bool:
             return can(current_user, action, target)
 
         return {
+            "nav_links": nav_links,
             "can": allowed,
             "tier_badge": tier_badge,
             "status_badge": status_badge,

@@ -183,7 +183,7 @@ def history_csv() -> str:
     writer.writerow(HISTORY_COLUMNS)
     for entry in _history():
         writer.writerow(
-            safe_row(
+            _csv_row(
                 [
                     entry["use_case_key"],
                     entry["version"],
@@ -197,12 +197,17 @@ def history_csv() -> str:
     return buffer.getvalue()
 
 
+def _csv_row(values) -> list[str]:
+    """A CSV row: an empty list is an empty cell (the stored rows keep the inventory's ``[]``)."""
+    return safe_row("" if value == "[]" else value for value in values)
+
+
 def export_csv(rows=None) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for row in export_rows() if rows is None else rows:
-        writer.writerow(safe_row(row[column] for column in COLUMNS))
+        writer.writerow(_csv_row(row[column] for column in COLUMNS))
     return buffer.getvalue()
 
 

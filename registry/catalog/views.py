@@ -14,7 +14,14 @@ from registry.catalog import service, vocabulary
 from registry.catalog.schemas import DataSourceInputSchema, PilotInputSchema, PilotQuerySchema
 from registry.errors import ValidationFailed
 from registry.extensions import db
-from registry.web import Pager, flatten_messages, form_to_payload, page_args
+from registry.web import (
+    Confirmation,
+    Pager,
+    flatten_messages,
+    form_to_payload,
+    page_args,
+    render_confirmation,
+)
 
 bp = Blueprint("catalog", __name__)
 
@@ -184,11 +191,26 @@ def pilot_edit(pilot_id: int):
     ), 422
 
 
-@bp.post("/pilots/<int:pilot_id>/delete")
+@bp.route("/pilots/<int:pilot_id>/delete", methods=["GET", "POST"])
 @login_required
 def pilot_delete(pilot_id: int):
-    """Delete a draft pilot."""
+    """Delete a draft pilot, after a confirmation page (GET)."""
     pilot = service.get_pilot(pilot_id)
+    if request.method == "GET":
+        authorize(current_user, "pilot.delete", pilot)
+        if pilot.review_status != vocabulary.ReviewStatus.DRAFT:
+            flash("Only a draft can be deleted.", "info")
+            return redirect(url_for("catalog.pilot_detail", pilot_id=pilot.id))
+        return render_confirmation(
+            Confirmation(
+                title=f"Delete “{pilot.name}”?",
+                lead="The draft and everything attached to it (evidence, assessments, bias checks) are deleted.",
+                action=url_for("catalog.pilot_delete", pilot_id=pilot.id),
+                button="Yes, delete this draft",
+                cancel=url_for("catalog.pilot_detail", pilot_id=pilot.id),
+                cancel_text="No, keep it",
+            )
+        )
     name = pilot.name
     service.delete_pilot(pilot, current_user)
     flash(f"Deleted “{name}”.", "success")

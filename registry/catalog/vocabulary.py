@@ -134,6 +134,29 @@ class ConditionStatus(LabelledEnum):
     OVERDUE = "overdue", "Overdue"
 
 
+class CheckStatus(LabelledEnum):
+    """A checklist item's status, with the symbol shown beside its colour."""
+
+    MET = "met", "Met", "✓"
+    UNMET = "unmet", "Not met", "✗"
+    WAIVED = "waived", "Waived", "≈"
+    NOT_APPLICABLE = "not_applicable", "Not applicable", "–"
+
+    def __new__(cls, value: str, label: str, symbol: str):
+        member = _member(cls, value, label)
+        member.symbol = symbol
+        return member
+
+
+class Verdict(LabelledEnum):
+    """A bias check's verdict."""
+
+    PASS = "pass", "Passed"
+    FAIL = "fail", "Failed"
+    INCONCLUSIVE = "inconclusive", "Inconclusive"
+    INSUFFICIENT_DATA = "insufficient_data", "Not enough data"
+
+
 class RiskTier(LabelledEnum):
     I = "I", "Tier I (little to no impact)"  # noqa: E741 - the policy's own tier names
     II = "II", "Tier II (moderate impact)"

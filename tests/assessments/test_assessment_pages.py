@@ -2,38 +2,81 @@
 
 import io
 import re
+from html import unescape
 
 from policies import store
 from tests.factories import complete_answers
 
 
-def test_questionnaire_form_reveals_follow_ups_without_javascript(client, factory, login):
+def test_questionnaire_steps_save_a_draft_and_reveal_follow_ups_without_javascript(
+    client, factory, login
+):
     user = login("team")
     pilot = factory.pilot(user)
     _, questionnaire = store.active_policy()[0], store.active_policy()[1]["questionnaire"]
     conditional = next(q for q in questionnaire["questions"] if q.get("show_if"))
     controller = conditional["show_if"]["question"]
-    page = client.get(f"/pilots/{pilot.id}/questionnaire").get_data(as_text=True)
-    assert f'name="{controller}"' in page and f'id="{conditional["id"]}"' not in page
+    url = f"/pilots/{pilot.id}/questionnaire"
+    area_ids = [a["id"] for a in questionnaire["areas"]]
+    controller_area = next(q for q in questionnaire["questions"] if q["id"] == controller)["area"]
+    step = area_ids.index(controller_area) + 1  # every area has a question shown at first
+
+    first = client.get(url).get_data(as_text=True)
+    assert "Step 1 of" in first and "Save and continue" in first
+    # One section per step: the first page does not hold every question.
+    assert first.count('class="field question') < len(questionnaire["questions"])
+
+    page = client.get(f"{url}?step={step}").get_data(as_text=True)
+    assert f'id="{conditional["id"]}" hidden' in page  # the follow-up waits for its answer
 
     shown = client.post(
-        f"/pilots/{pilot.id}/questionnaire",
-        data={"action": "update", controller: conditional["show_if"]["in"][0]},
+        f"{url}?step={step}",
+        data={"action": "continue", controller: conditional["show_if"]["in"][0]},
     )
-    assert shown.status_code == 200 and f'id="{conditional["id"]}"' in shown.get_data(as_text=True)
+    assert shown.status_code == 302 and shown.headers["Location"].endswith(f"step={step}")
+    page = client.get(shown.headers["Location"]).get_data(as_text=True)
+    assert "More questions appeared" in page
+    assert f'id="{conditional["id"]}" hidden' not in page and f'id="{conditional["id"]}"' in page
+    assert f'value="{conditional["show_if"]["in"][0]}" checked' in page  # the draft was saved
 
-    incomplete = client.post(f"/pilots/{pilot.id}/questionnaire", data={"action": "submit"})
-    html = incomplete.get_data(as_text=True)
-    assert incomplete.status_code == 422 and "There is a problem" in html
-    assert 'aria-describedby="' in html
+    # Continuing with the follow-up unanswered names it in its own words, not by its id.
+    refused = client.post(
+        f"{url}?step={step}",
+        data={"action": "continue", controller: conditional["show_if"]["in"][0]},
+    )
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "There is a problem" in html
+    summary = html.split('class="error-summary"')[1].split("</div>")[0]
+    assert conditional["text"][:30] in unescape(summary)
+    assert f"{conditional['id'].replace('_', ' ')}:" not in summary
+
+    incomplete = client.post(url, data={"action": "submit"})
+    assert incomplete.status_code == 422 and "Check your answers" in incomplete.get_data(
+        as_text=True
+    )
 
     answers = complete_answers(questionnaire, "highest")
-    form = {"action": "submit"}
-    form.update(answers)
-    done = client.post(f"/pilots/{pilot.id}/questionnaire", data=form)
+    done = client.post(url, data={"action": "submit", **answers})
     assert done.status_code == 302
     result = client.get(done.headers["Location"]).get_data(as_text=True)
     assert "Score by area" in result and "Impact level" in result
+    from assessments import service
+
+    assert service.draft_answers(pilot) is None  # submitted: the draft is gone
+
+
+def test_caio_and_board_can_read_the_answers(client, factory, login):
+    from assessments import service
+
+    owner = factory.user("team")
+    pilot = factory.pilot(owner)
+    _, questionnaire = store.active_policy()[0], store.active_policy()[1]["questionnaire"]
+    assessment = service.assess(pilot, complete_answers(questionnaire, "highest"), owner)
+    for role in ("caio", "board"):
+        login(role)
+        page = client.get(f"/assessments/{assessment.id}").get_data(as_text=True)
+        assert "The answers" in page and questionnaire["questions"][0]["text"] in unescape(page)
+        client.post("/logout")
 
 
 def test_pilot_page_shows_checklist_and_evidence_upload(client, factory, login):

@@ -27,7 +27,8 @@ def test_team_submits_and_caio_decides_from_the_pilot_page(app, factory):
     reviewer.post("/login", data={"email": caio.email, "password": factory.PASSWORD})
     queue = reviewer.get("/review-queue").get_data(as_text=True)
     assert pilot.name in queue and "Blocking" in queue
-    page = reviewer.get(f"/pilots/{pilot.id}").get_data(as_text=True)
+    assert "Decide on this pilot" in reviewer.get(f"/pilots/{pilot.id}").get_data(as_text=True)
+    page = reviewer.get(f"/pilots/{pilot.id}/decide").get_data(as_text=True)
     assert "Blocking items" in page and "Record decision" in page
     changes = reviewer.post(
         f"/pilots/{pilot.id}/decide",
@@ -46,7 +47,7 @@ def test_team_submits_and_caio_decides_from_the_pilot_page(app, factory):
 
     page = team.get(f"/pilots/{pilot.id}").get_data(as_text=True)
     team.post(f"/pilots/{pilot.id}/submit", data={"version": version_of(page)})
-    page = reviewer.get(f"/pilots/{pilot.id}").get_data(as_text=True)
+    page = reviewer.get(f"/pilots/{pilot.id}/decide").get_data(as_text=True)
     approved = reviewer.post(
         f"/pilots/{pilot.id}/decide",
         data={
@@ -85,7 +86,7 @@ def test_board_can_comment_but_not_decide(app, factory):
     client = app.test_client()
     client.post("/login", data={"email": board.email, "password": factory.PASSWORD})
     page = client.get(f"/pilots/{pilot.id}").get_data(as_text=True)
-    assert "Record decision" not in page and "Submit for review" not in page
+    assert "Record decision" not in page and "Submit for review</button>" not in page
     client.post(
         f"/pilots/{pilot.id}/comments",
         data={"body": "What does the vendor contract say about audits?"},
@@ -120,13 +121,15 @@ def test_refused_forms_on_the_pilot_page_answer_422_with_the_reason(app, factory
     team.post(f"/pilots/{pilot.id}/submit", data={"version": version_of(page)})
     reviewer = app.test_client()
     reviewer.post("/login", data={"email": caio.email, "password": factory.PASSWORD})
-    page = reviewer.get(f"/pilots/{pilot.id}").get_data(as_text=True)
+    page = reviewer.get(f"/pilots/{pilot.id}/decide").get_data(as_text=True)
     decision = reviewer.post(
         f"/pilots/{pilot.id}/decide",
         data={"version": version_of(page), "decision": "reject", "rationale": ""},
     )
     assert decision.status_code == 422
-    assert "Decision not recorded — rationale:" in decision.get_data(as_text=True)
+    assert '<a href="#rationale">Rationale</a>: Explain the decision' in decision.get_data(
+        as_text=True
+    )
 
     db.session.expire_all()
     assert db.session.get(Pilot, pilot.id).review_status == "submitted"

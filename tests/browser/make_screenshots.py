@@ -28,10 +28,28 @@ PAGES = [
     ("bias-check-triage", "caio", "/bias-checks/{triage_check}"),
     ("bias-check-chatbot", "caio", "/bias-checks/{chatbot_check}"),
     ("review-queue", "caio", "/review-queue"),
+    ("decide", "caio", "/pilots/{submitted}/decide"),
+    ("decide-refused", "caio", "/pilots/{submitted}/decide"),
     ("dashboard", "board", "/dashboard"),
     ("questionnaire", "team", "/pilots/{pretrial}/questionnaire"),
-    ("inventory", None, "/inventory"),
+    ("inventory", None, "/"),
+    ("home-caio", "caio", "/"),
+    ("home-board", "board", "/"),
+    ("home-team", "team", "/"),
+    ("confirm-delete", "team", "/pilots/{draft}/delete"),
 ]
+
+
+def refuse_a_decision(page) -> None:
+    """Approve with an unmet item left as it is: the refused form, filled in, with its summary."""
+    page.get_by_role("radio", name="Approve", exact=True).check()
+    page.get_by_label("Rationale").fill("Low exposure while the pilot runs.")
+    page.locator("input[name=waive]").first.check()
+    page.get_by_role("button", name="Record decision").click()
+    page.wait_for_load_state("load")
+
+
+ACTIONS = {"decide-refused": refuse_a_decision}
 WIDTHS = {"desktop": (1280, 900), "mobile": (375, 800)}
 
 
@@ -84,6 +102,16 @@ def main(only: list[str]) -> None:
             "check": check_of("MCG-004"),
             "triage_check": check_of("MCG-002"),
             "chatbot_check": check_of("MCG-006"),
+            "submitted": db.session.query(Pilot)
+            .filter_by(review_status="submitted")
+            .order_by(Pilot.id)
+            .first()
+            .id,
+            "draft": db.session.query(Pilot)
+            .filter_by(review_status="draft")
+            .order_by(Pilot.id)
+            .first()
+            .id,
         }
     port = free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
@@ -104,6 +132,8 @@ def main(only: list[str]) -> None:
                         page.fill("#password", password)
                         page.click("button[type=submit]")
                     page.goto(base + path.format(**ids))
+                    if stem in ACTIONS:
+                        ACTIONS[stem](page)
                     target = OUT / f"{stem}-{label}.png"
                     page.screenshot(path=str(target), full_page=label == "desktop")
                     print(f"wrote {target.relative_to(ROOT)}")

@@ -102,7 +102,7 @@ def test_form_errors_are_summarised_and_tied_to_their_fields(tab, live_server):
         ("/pilots/new", "Register pilot"),
         ("/data-sources/new", "Save"),
         (f"/pilots/{pilot.id}/bias-checks/new", "Run bias check"),
-        (f"/pilots/{pilot.id}/questionnaire", "Submit assessment"),
+        (f"/pilots/{pilot.id}/questionnaire", "Save and continue"),
     ):
         tab.goto(path)
         if path == "/data-sources/new":

@@ -25,20 +25,28 @@ def test_public_searches_the_inventory_and_downloads_the_csv(tab, live_server):
     )
     page = tab.page
 
-    tab.goto("/inventory")
+    tab.goto("/")  # the front door for visitors is the inventory
     assert tab.heading() == "AI use-case inventory"
-    expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+    expect(page.locator(".plain-explanation")).to_contain_text("Chief AI Officer")
+    expect(page.get_by_role("link", name="Sign in", exact=True)).to_be_visible()
 
     page.get_by_label("Search name, purpose and agency").fill(name)
     page.get_by_role("button", name="Apply filters").click()
-    page.wait_for_url("**/inventory?*")
+    page.wait_for_url("**/?*")
     tab.check()
     rows = page.locator("table.inventory-table tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(name)
-    rows.first.locator("summary").click()
-    expect(rows.first.locator("dl.use-case-fields")).to_contain_text("Translates benefits letters")
-    tab.check()  # the expanded details too
+    expect(rows.first).to_contain_text("Translates benefits letters")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+
+    # Each use case has its own page, at a permalink.
+    tab.follow(rows.first.get_by_role("link", name=name))
+    assert tab.heading() == name
+    assert "/inventory/" in page.url
+    expect(page.locator("main")).to_contain_text("Translates benefits letters")
+    page.go_back()
+    page.wait_for_load_state("load")
 
     page.get_by_label("Search name, purpose and agency").fill(hidden.name)
     page.get_by_role("button", name="Apply filters").click()

@@ -16,25 +16,37 @@ COMPAS = Path(__file__).resolve().parents[1] / "data" / "compas_two_year.csv"
 
 
 def answer_questionnaire(tab: Tab) -> None:
-    """Reveal a follow-up question, answer it, then answer every other visible question."""
+    """Answer step by step: a follow-up appears at once (script) or after "Save and
+    continue" (without it); then check the answers and submit."""
     page = tab.page
-    follow_up = page.locator("fieldset.question", has_text="Which sensitive categories")
-    expect(follow_up).to_have_count(0)
-    page.locator("fieldset#uses_personal_information").get_by_label("Yes", exact=True).check()
-    tab.follow(page.get_by_role("button", name="Update questions"))
-    expect(follow_up).to_be_visible()
-    expect(follow_up).to_contain_text("follow-up question")
-    expect(page.locator("fieldset#uses_personal_information input:checked")).to_have_value("yes")
-    follow_up.get_by_label("Health or disability").check()
-    for _ in range(5):  # answers can reveal further follow-ups
-        unanswered = page.locator("fieldset.question:not(:has(input:checked))")
-        if unanswered.count() == 0:
+    for _ in range(20):
+        assert "Step" in page.locator(".step-count").inner_text()
+        if tab.heading() == "Check your answers":
             break
+        controller = page.locator("fieldset#uses_personal_information")
+        follow_up = page.locator("fieldset.question", has_text="Which sensitive categories")
+        if controller.count():
+            expect(follow_up).to_be_hidden()
+            controller.get_by_label("Yes", exact=True).check()
+            if page.locator("form.questionnaire[data-enhanced]").count():
+                expect(follow_up).to_be_visible()
+            else:
+                tab.follow(page.get_by_role("button", name="Save and continue"))
+                tab.expect_flash("More questions appeared")
+                expect(follow_up).to_be_visible()
+                expect(follow_up).to_contain_text("follow-up question")
+            follow_up.get_by_label("Health or disability").check()
+        unanswered = page.locator("fieldset.question:visible:not(:has(input:checked))")
         for _ in range(unanswered.count()):
             unanswered.nth(0).locator("input").first.check()
-        tab.follow(page.get_by_role("button", name="Update questions"), check=False)
-    expect(page.locator("fieldset.question:not(:has(input:checked))")).to_have_count(0)
-    tab.check()
+        tab.follow(page.get_by_role("button", name="Save and continue"))
+        while page.locator(".flashes", has_text="More questions appeared").count():
+            unanswered = page.locator("fieldset.question:visible:not(:has(input:checked))")
+            for _ in range(unanswered.count()):
+                unanswered.nth(0).locator("input").first.check()
+            tab.follow(page.get_by_role("button", name="Save and continue"))
+    assert tab.heading() == "Check your answers"
+    expect(page.locator("main")).to_contain_text("Health or disability")
     tab.follow(page.get_by_role("button", name="Submit assessment"), check=False)
     tab.expect_flash("Assessment saved: impact level")
     assert tab.heading() == "Impact assessment result"
@@ -78,7 +90,7 @@ def test_team_registers_assesses_checks_and_submits_a_pilot(tab, live_server, tm
     pilot_url = page.url
 
     # The impact questionnaire, with a conditional follow-up.
-    tab.follow(page.get_by_role("link", name="Answer the impact questionnaire"))
+    tab.follow(page.get_by_role("link", name="Answer the impact questionnaire").last)
     answer_questionnaire(tab)
     tab.follow(page.get_by_role("link", name="Back to the pilot"))
     expect(page.locator(".status-line")).not_to_contain_text("Tier not assessed")
@@ -164,3 +176,21 @@ def test_a_queued_bias_check_shows_its_progress_until_the_results(tab, live_serv
     expect(page.locator("meta[http-equiv=refresh]")).to_have_count(0)
     tab.check()
     expect(page.get_by_role("heading", name="By group")).to_be_visible()
+
+
+@pytest.mark.parametrize("script", ["with the script", "without the script"])
+@pytest.mark.parametrize("width", [1280, 375])
+def test_questionnaire_is_finished_step_by_step(open_tab, live_server, script, width):
+    team = live_server.user("team")
+    pilot = live_server.pilot(team)
+    tab = open_tab()
+    page = tab.page
+    page.set_viewport_size({"width": width, "height": 800})
+    if script == "without the script":
+        page.context.route("**/questionnaire.js", lambda route: route.abort())
+    tab.login(team)
+    tab.goto(f"/pilots/{pilot.id}/questionnaire")
+    expect(page.locator(".step-count")).to_contain_text("Step 1 of")
+    tab.check(every_impact=True)
+    answer_questionnaire(tab)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width

@@ -145,7 +145,7 @@ def test_tier_four_with_everything_is_all_met(policy: dict[str, Any]) -> None:
     assert checklist.blocking() == ()
     assert checklist.item("risk_register").reason == "2 risk(s) on the register, reviewed on time"
     pia = checklist.item("privacy_impact_assessment")
-    assert (pia.reason, pia.evidence_ids) == ("evidence 'pia' uploaded 2026-01-05", (100,))
+    assert (pia.reason, pia.evidence_ids) == ("privacy impact assessment uploaded 2026-01-05", (100,))
     assert pia.nist == ("MEASURE 2.10", "GOVERN 1.1")
 
 
@@ -161,7 +161,7 @@ def test_high_impact_pilots_get_the_nine_m_25_21_items(policy: dict[str, Any]) -
     assert set(statuses.values()) == {"unmet"}
     assert (
         checklist.item("hi_training_established").reason
-        == "no 'training_record' evidence on record"
+        == "no operator training record uploaded"
     )
 
 
@@ -243,7 +243,7 @@ def test_a_waiver_turns_an_unmet_item_into_waived(policy: dict[str, Any]) -> Non
     assert item.status == "waived"
     assert item.reason == (
         "waived: notice would compromise an ongoing investigation "
-        "(no 'public_notice' evidence on record)"
+        "(no public notice uploaded)"
     )
     assert item not in checklist.blocking()
     assert checklist.summary()["waived"] == 1
@@ -262,7 +262,7 @@ def test_evidence_attached_to_an_item_counts_whatever_its_kind(policy: dict[str,
     item = evaluate(policy, facts(evidence=attached)).item("appeal_process")
     assert (item.status, item.reason, item.evidence_ids) == (
         "met",
-        "evidence 'other' uploaded 2026-02-01",
+        "other evidence uploaded 2026-02-01",
         (42,),
     )
 
@@ -275,7 +275,7 @@ def test_evidence_ids_list_every_matching_upload_oldest_first(policy: dict[str, 
     )
     item = evaluate(policy, facts(evidence=evidence)).item("monitoring_plan")
     assert item.evidence_ids == (4, 9)
-    assert item.reason == "evidence 'monitoring_plan' uploaded 2026-04-01"
+    assert item.reason == "ongoing monitoring plan uploaded 2026-04-01"
 
 
 def test_summary_counts_every_status(policy: dict[str, Any]) -> None:

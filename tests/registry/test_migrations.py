@@ -384,3 +384,43 @@ def test_the_organisations_migration_moves_a_single_agency_into_one_root(empty_d
         assert all(holds(caio, "caio", p) for p in db.session.scalars(sa.select(Pilot)))
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.db
+def test_the_questionnaire_draft_migration_keeps_existing_pilots(empty_database, tmp_path):
+    """0020 adds the drafts table to a database holding pilots; they keep working."""
+    import datetime as dt
+
+    from assessments.models import QuestionnaireDraft
+    from registry.catalog.models import Pilot
+    from tests.factories import Factory
+
+    app = create_app(
+        {
+            **conftest.BASE_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": empty_database,
+            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        }
+    )
+    with app.app_context():
+        upgrade(revision="0019")
+        factory = Factory(app)
+        owner = factory.user("team")
+        pilot_id = factory.pilot(owner, name="Kept across 0020").id
+        db.session.commit()
+        db.session.remove()
+        upgrade()
+        assert db.session.get(Pilot, pilot_id).name == "Kept across 0020"
+        db.session.add(
+            QuestionnaireDraft(
+                pilot_id=pilot_id,
+                answers={"uses_personal_information": "yes"},
+                updated_at=dt.datetime.now(dt.UTC),
+            )
+        )
+        db.session.commit()
+        assert db.session.get(QuestionnaireDraft, pilot_id).answers == {
+            "uses_personal_information": "yes"
+        }
+        db.session.remove()
+        db.engine.dispose()

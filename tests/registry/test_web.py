@@ -140,7 +140,9 @@ def test_board_sees_no_edit_button_and_gets_403_on_the_edit_url(client, factory,
 def test_missing_pages_get_the_styled_404(client, login):
     login("team")
     response = client.get("/pilots/424242")
-    assert response.status_code == 404 and "<h1>Not Found</h1>" in response.get_data(as_text=True)
+    assert response.status_code == 404 and "<h1>Page not found</h1>" in response.get_data(
+        as_text=True
+    )
 
 
 def test_user_admin(client, factory, login):

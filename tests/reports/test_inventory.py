@@ -171,10 +171,10 @@ def test_a_registry_pilot_maps_to_the_omb_columns(client, factory):
     assert row["problem_solved"] == "Answers benefits questions."
     assert row["demographic_features"] == "['b) Sex', 'c) Age']"
     assert row["hi_testing_conducted"] == ""
-    assert row["hi_public_consultation"] == "[]"
+    assert row["hi_public_consultation"] == ""  # an empty list is an empty cell, not "[]"
     assert rows["No id yet"]["id"] == other.use_case_id
     assert re.fullmatch(r"MCG-[0-9A-Z]{6}", other.use_case_id)  # random, not from the row id
-    assert rows["No id yet"]["demographic_features"] == "[]"
+    assert rows["No id yet"]["demographic_features"] == ""
     assert pilot.review_status not in row.values()  # no internal field is exported
     assert "submitted" not in row.values()
 
@@ -471,7 +471,7 @@ def _seed_page_data(factory):
 
 def _names(html: str) -> set[str]:
     candidates = {"Claims chatbot", "Scan reader", "Grid forecaster", "Hidden thing"}
-    return {name for name in candidates if f"<summary>{name}</summary>" in html}
+    return {name for name in candidates if f'">{name}</a>' in html}
 
 
 def test_public_page_needs_no_login_and_filters(client, factory):
@@ -559,5 +559,28 @@ def test_json_export_matches_csv_export(client, factory):
     )
     from_csv = csv_rows(client)
     from_json = json_rows(client)
-    assert [{k: neutralise(v) for k, v in row.items()} for row in from_json] == from_csv
+    # The CSV writes an empty list as an empty cell; the JSON keeps the inventory's "[]".
+    assert [
+        {k: "" if v == "[]" else neutralise(v) for k, v in row.items()} for row in from_json
+    ] == from_csv
     assert json.loads(json.dumps(from_json))[0]["benefits"] == "- faster"
+
+
+def test_the_front_door_for_visitors_is_the_inventory_with_a_page_per_use_case(
+    app, factory, client
+):
+    owner = factory.user("team")
+    pilot = factory.public_pilot(owner, name="Benefits chatbot", purpose="Answers questions.")
+    db.session.commit()
+    response = client.get("/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "AI use-case inventory" in html and "Chief AI Officer" in html  # a plain explanation
+    assert f'href="/inventory/{pilot.use_case_id}">Benefits chatbot</a>' in html  # permalink
+    assert 'href="/api/v1/inventory.csv"' in html
+    assert 'href="/login"' in html  # sign-in is offered, second
+    assert html.index("plain-explanation") < html.index('href="/login">staff sign-in')
+    assert client.get(f"/inventory/{pilot.use_case_id}").status_code == 200
+    assert client.get("/?q=chatbot").status_code == 200
+    login = client.get("/login").get_data(as_text=True)
+    assert 'href="/inventory"' in login
