@@ -6,6 +6,7 @@ import marshmallow as ma
 from flask.views import MethodView
 from marshmallow import fields, validate
 
+from registry.api_base import MAX_ID
 from registry.api_base import RegistryBlueprint as Blueprint
 from registry.auth import organizations
 from registry.auth.api_auth import api_user
@@ -32,6 +33,7 @@ class OrganizationInputSchema(ma.Schema):
     parent_id = fields.Integer(
         strict=True,
         allow_none=True,
+        validate=validate.Range(min=1, max=MAX_ID),
         load_default=None,
         metadata={"description": "The organisation it sits under; null only for the root."},
     )

@@ -95,6 +95,8 @@ def test_an_administrator_adds_organisations_only_under_their_subtree(client, tr
         ({"name": "Dup", "code": "BUR-A"}, "code"),
         ({"name": "Second root", "code": "ROOT2", "parent_id": None}, "parent_id"),
         ({"name": "Orphan", "code": "ORPH", "parent_id": 999_999}, "parent_id"),
+        # Found by the API fuzzer on PostgreSQL: beyond a 64-bit integer it was a 500.
+        ({"name": "Huge", "code": "HUGE", "parent_id": -1_000_000_000_000_000_001}, "parent_id"),
         ({"name": "Bad", "code": "has space"}, "code"),
         ({"name": "", "code": "EMPTY"}, "name"),
     ],
