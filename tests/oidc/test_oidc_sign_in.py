@@ -75,7 +75,7 @@ def test_a_user_in_no_mapped_group_is_refused_and_nothing_is_created(client, ctx
     assert [(e.entity_id, e.changes["reason"]) for e in _refusals()] == [
         ("mallory@agency.gov", "claims:no_role")
     ]
-    assert client.get("/").status_code == 302  # not signed in
+    assert client.get("/pilots").status_code == 302  # not signed in
 
 
 def test_a_role_change_at_the_provider_takes_effect_at_the_next_sign_in(client, ctx, provider):
@@ -108,7 +108,7 @@ def test_a_replayed_state_is_refused(client, ctx, provider):
     replay = client.get(f"{parts.path}?{parts.query}")
     assert replay.status_code == 400
     assert "already used" in replay.get_data(as_text=True)
-    assert client.get("/").status_code == 302
+    assert client.get("/pilots").status_code == 302
     assert _refusals()[-1].changes["reason"].startswith("oauth:")
 
 
@@ -171,12 +171,12 @@ def test_local_login_off_refuses_passwords_except_the_break_glass_admin(
                 "/login", data={"email": "caio@agency.gov", "password": factory.PASSWORD}
             )
             assert refused.status_code == 403 and "turned off" in refused.get_data(as_text=True)
-            assert client.get("/").status_code == 302
+            assert client.get("/pilots").status_code == 302
             assert _refusals()[-1].changes == {"method": "password", "reason": "local_login_off"}
             allowed = client.post(
                 "/login", data={"email": "root@agency.gov", "password": factory.PASSWORD}
             )
-            assert allowed.status_code == 302 and client.get("/").status_code == 200
+            assert allowed.status_code == 302 and client.get("/pilots").status_code == 200
     finally:
         dispose(app)
 
@@ -208,5 +208,5 @@ def test_bad_id_tokens_are_refused_and_audited(forged_app, forging_provider, fau
         assert answer.status_code == 401, answer.get_data(as_text=True)[:300]
         assert "could not be verified" in answer.get_data(as_text=True)
         assert _users() == 0
-        assert client.get("/").status_code == 302
+        assert client.get("/pilots").status_code == 302
         assert _refusals()[-1].changes == {"method": "oidc", "reason": code}

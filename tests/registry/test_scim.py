@@ -53,7 +53,7 @@ def test_deactivating_by_scim_ends_sessions_and_revokes_api_tokens_at_once(
     browser = app.test_client()
     assert browser.post("/login", data={"email": user.email,
                                          "password": factory.PASSWORD}).status_code == 302
-    assert browser.get("/").status_code == 200
+    assert browser.get("/pilots").status_code == 200
     api = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/pilots", headers=api).status_code == 200
     pilot = factory.pilot(user)
@@ -62,7 +62,7 @@ def test_deactivating_by_scim_ends_sessions_and_revokes_api_tokens_at_once(
                                                   "value": False}]}
     answer = client.patch(f"/scim/v2/Users/{user.id}", json=patch, headers=scim_headers)
     assert answer.status_code == 200 and answer.get_json()["active"] is False
-    assert browser.get("/").status_code == 302
+    assert browser.get("/pilots").status_code == 302
     assert client.get("/api/v1/pilots", headers=api).status_code == 401
     db.session.expire_all()
     assert all(t.revoked_at is not None for t in db.session.scalars(select(ApiToken)))

@@ -22,25 +22,25 @@ def _sign_outs():
 )
 def test_an_idle_or_old_session_is_ended_and_audited(client, login, shift, reason):
     login("caio")
-    assert client.get("/").status_code == 200
+    assert client.get("/pilots").status_code == 200
     with client.session_transaction() as session:
         for key, seconds in shift.items():
             session[key] = int(time.time()) - seconds
     ended = client.get("/pilots")
     assert ended.status_code == 302 and ended.headers["Location"].startswith("/login")
     assert _sign_outs() == [{"reason": reason}]
-    assert client.get("/").status_code == 302
+    assert client.get("/pilots").status_code == 302
 
 
 def test_activity_keeps_a_session_alive_and_limits_are_configurable(app, client, login):
     login("team")
     with client.session_transaction() as session:
         session["last_seen"] = int(time.time()) - 29 * 60
-    assert client.get("/").status_code == 200
+    assert client.get("/pilots").status_code == 200
     app.config["SESSION_IDLE_MINUTES"] = 1
     with client.session_transaction() as session:
         session["last_seen"] = int(time.time()) - 90
-    assert client.get("/").status_code == 302
+    assert client.get("/pilots").status_code == 302
 
 
 def test_signing_out_is_audited(client, login):
