@@ -185,6 +185,8 @@ def test_health_reports_503_when_the_database_is_gone(tmp_path):
         {
             "SECRET_KEY": "x",
             "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+            # No background sweeper against a server that never answers.
+            "TESTING": True,
         }
     )
     response = app.test_client().get("/healthz")
