@@ -48,7 +48,13 @@ def test_a_malformed_numeric_setting_is_named():
 @pytest.mark.parametrize(("hops", "expected"), [(0, "127.0.0.1"), (1, "203.0.113.9")])
 def test_forwarded_for_is_trusted_only_behind_configured_proxies(hops, expected):
     app = create_app(
-        {"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": "sqlite://", "TRUSTED_PROXIES": hops}
+        # TESTING: no background sweeper on this empty in-memory database.
+        {
+            "SECRET_KEY": "x",
+            "SQLALCHEMY_DATABASE_URI": "sqlite://",
+            "TRUSTED_PROXIES": hops,
+            "TESTING": True,
+        }
     )
 
     @app.get("/_whoami")
