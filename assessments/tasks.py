@@ -83,7 +83,7 @@ def _data_sources(pilot: Any, may_edit: bool) -> Step:
     )
 
 
-def _questionnaire(pilot: Any, may_assess: bool) -> Step:
+def _questionnaire(pilot: Any, may_assess: bool, may_read_answers: bool) -> Step:
     url = url_for("assessments.questionnaire", pilot_id=pilot.id) if may_assess else None
     latest = service.latest_assessment(pilot)
     if latest is None:
@@ -102,7 +102,10 @@ def _questionnaire(pilot: Any, may_assess: bool) -> Step:
         DONE,
         f"Impact level {latest.impact_level}{tier}, answered "
         f"{latest.created_at.strftime('%Y-%m-%d')}.",
-        url_for("assessments.assessment_result", assessment_id=latest.id),
+        # The answers are need-to-know: no link for whoever would get a 403.
+        url_for("assessments.assessment_result", assessment_id=latest.id)
+        if may_read_answers
+        else None,
         "See the answers and score",
     )
 
@@ -136,8 +139,15 @@ def _evidence(pilot: Any, unmet: list[dict[str, Any]], may_upload: bool) -> Step
     )
 
 
-def _bias(pilot: Any, may_upload: bool) -> Step:
+def _bias(pilot: Any, may_upload: bool, may_read_results: bool) -> Step:
     url = url_for("assessments.bias_check_new", pilot_id=pilot.id) if may_upload else None
+
+    def detail(check_id: int) -> str | None:
+        # Bias-check results are need-to-know: no link for whoever would get a 403.
+        if not may_read_results:
+            return None
+        return url_for("assessments.bias_check_detail", check_id=check_id)
+
     checks = bias_checks.for_pilot(pilot)
     latest = bias_checks.latest_succeeded(pilot)
     running = [c for c in checks if c.status in ("queued", "running")]
@@ -147,7 +157,7 @@ def _bias(pilot: Any, may_upload: bool) -> Step:
             "Bias checks",
             IN_PROGRESS,
             "A bias check is running.",
-            url_for("assessments.bias_check_detail", check_id=running[0].id),
+            detail(running[0].id),
             "See its progress",
         )
     if latest is None:
@@ -165,7 +175,7 @@ def _bias(pilot: Any, may_upload: bool) -> Step:
         "Bias checks",
         DONE if latest.verdict == Verdict.PASS else ATTENTION,
         f"Latest check: {verdict.lower()} ({latest.created_at.strftime('%Y-%m-%d')}).",
-        url_for("assessments.bias_check_detail", check_id=latest.id),
+        detail(latest.id),
         "See the latest check",
     )
 
@@ -242,9 +252,13 @@ def task_panel(pilot: Any) -> dict[str, Any]:
     steps = [
         _describe(pilot, may_edit),
         _data_sources(pilot, may_edit),
-        _questionnaire(pilot, can(current_user, "pilot.assess", pilot)),
+        _questionnaire(
+            pilot,
+            can(current_user, "pilot.assess", pilot),
+            can(current_user, "pilot.read_restricted", pilot),
+        ),
         _evidence(pilot, unmet, may_upload),
-        _bias(pilot, may_upload),
+        _bias(pilot, may_upload, can(current_user, "pilot.read_restricted", pilot)),
         _submit(pilot, unmet, may_submit),
     ]
     may_decide = (
