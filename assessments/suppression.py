@@ -273,9 +273,18 @@ def _secondary(
         # Every count and total around it is hidden or zero, and the labels alone pin it
         # (say "fewer than 3" twice, adding up to a total of "fewer than 3"): say nothing of
         # any of them.
+        changed = False
         for total, members in touching:
             for var in (total, *members):
+                if reasons[var] != "withheld":
+                    reasons[var] = "withheld"
+                    changed = True
+        if not changed:
+            # Everything around the leak is already withheld and it is still exposed: show
+            # nothing of the table at all (the only safe answer; never loop).
+            for var in range(len(values)):
                 reasons[var] = "withheld"
+            return
 
 
 def protect_groups(

@@ -148,3 +148,8 @@ def test_bias_check_groups_are_protected_with_their_total_and_margins():
     ]
     equations = [(4 + k, m) for k, m in enumerate(totals)]
     assert exposed(values, reasons, equations, 10) == []
+
+
+def test_a_table_whose_leak_survives_withholding_ends_and_shows_nothing_recoverable():
+    """Found by hypothesis: this 2 x 2 table with its margins sent the search into a loop."""
+    check_nothing_recoverable([6, 10, 2, 2], [[0, 1, 2, 3], [0, 1], [2, 3], [0, 2], [1, 3]], 5)
