@@ -48,6 +48,9 @@ class _Hold:
 _lock = threading.Lock()
 _holds: list[_Hold] = []
 _beater: threading.Thread | None = None
+# Set when the last hold is released, so the heartbeat thread ends at once instead of after
+# its interval.
+_wake = threading.Event()
 
 
 def acquire(check_id: int, *, running: bool = False) -> _Hold:
@@ -69,6 +72,8 @@ def release(hold: _Hold) -> None:
         if not hold.released:
             hold.released = True
             _holds.remove(hold)
+            if not _holds:
+                _wake.set()
 
 
 @contextmanager
@@ -86,6 +91,15 @@ def held_ids() -> set[int]:
     app = current_app._get_current_object()
     with _lock:
         return {h.check_id for h in _holds if h.app() is app}
+
+
+def wait_idle(timeout: float = 10.0) -> None:
+    """Wait until the heartbeat thread has ended (nothing is held): before an app's engine is
+    disposed, so no beat returns a connection to a discarded pool."""
+    beater = _beater
+    if beater is not None:
+        _wake.set()
+        beater.join(timeout)
 
 
 def _beat() -> None:
@@ -115,7 +129,8 @@ def _beat() -> None:
             )
             if ids:
                 _stamp(app, ids)
-        time.sleep(max(interval, 0.05))
+        _wake.wait(max(interval, 0.05))
+        _wake.clear()
 
 
 def _stamp(app: Flask, ids: list[int]) -> None:

@@ -147,6 +147,9 @@ def app(database_uri, tmp_path):
     # An in-process bias check still running would return its connection to the pool
     # discarded below, leaving it open until garbage collection.
     jobs.drain()
+    from assessments import job_heartbeat
+
+    job_heartbeat.wait_idle()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
