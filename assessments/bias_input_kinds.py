@@ -329,16 +329,13 @@ def prepare_regression(
     if frequency is not None:
         roles["frequency"] = frequency
     _check_mapping(df, roles, features)
-    numbers: dict[str, np.ndarray] = {}
+    numbers = _finite_columns(
+        df,
+        [c for c in (y_pred, y_true) if c is not None],
+        "a regression check",
+        "The values cannot be assessed as a regression.",
+    )
     errors: dict[str, str] = {}
-    for col in [c for c in (y_pred, y_true) if c is not None]:
-        try:
-            numbers[col] = _numbers(df, col)
-            _check_finite(numbers[col], col, "a regression check")
-        except ValidationFailed as error:
-            errors.update(error.errors)
-    if errors:
-        raise ValidationFailed("The values cannot be assessed as a regression.", errors=errors)
     rows = _rows(
         df,
         labels=[],
@@ -390,16 +387,8 @@ def prepare_regression_moments(
     features = list(sensitive_features)
     roles = {"frequency": frequency, **{m: m for m in MOMENT_COLUMNS}}
     _check_mapping(df, roles, features)
+    sums = _finite_columns(df, MOMENT_COLUMNS, "a moment", "The moments cannot be assessed.")
     errors: dict[str, str] = {}
-    sums: dict[str, np.ndarray] = {}
-    for col in MOMENT_COLUMNS:
-        try:
-            sums[col] = _numbers(df, col)
-            _check_finite(sums[col], col, "a moment")
-        except ValidationFailed as error:
-            errors.update(error.errors)
-    if errors:
-        raise ValidationFailed("The moments cannot be assessed.", errors=errors)
     rows = _rows(
         df,
         labels=[],
@@ -586,3 +575,20 @@ def prepare_outcome_rates(
         outcomes=values_by_col,
         positive_label=positive,
     )
+
+
+def _finite_columns(
+    df: Any, columns: Sequence[str], what: str, message: str
+) -> dict[str, np.ndarray]:
+    """Each column as finite numbers; one 422 naming every column that is not."""
+    values: dict[str, np.ndarray] = {}
+    errors: dict[str, str] = {}
+    for col in columns:
+        try:
+            values[col] = _numbers(df, col)
+            _check_finite(values[col], col, what)
+        except ValidationFailed as error:
+            errors.update(error.errors)
+    if errors:
+        raise ValidationFailed(message, errors=errors)
+    return values
