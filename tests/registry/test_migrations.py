@@ -424,3 +424,52 @@ def test_the_questionnaire_draft_migration_keeps_existing_pilots(empty_database,
         }
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.db
+def test_the_published_version_index_migration_finds_a_use_case_by_its_index(
+    empty_database, tmp_path
+):
+    """0023 replaces the use-case-ID index with (use_case_id, is_current, listed): published
+    versions are kept, and the lookup by ID no longer scans the inventory."""
+    import datetime as dt
+
+    from assessments.concerns import published_use_case
+    from registry.catalog.models import PublishedVersion
+
+    app = create_app(
+        {
+            **conftest.BASE_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": empty_database,
+            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        }
+    )
+    with app.app_context():
+        upgrade(revision="0020")
+        now = dt.datetime.now(dt.UTC)
+        for n in range(50):
+            db.session.add(
+                PublishedVersion(
+                    use_case_id=f"UC-{n}", number=1, action="publish", published_at=now,
+                    row={"use_case_name": f"Use case {n}"}, withheld={}, waivers=[],
+                    is_current=True, listed=True, wholly_withheld=False, agency="Agency",
+                    name=f"Use case {n}", search_text=f"use case {n}",
+                )
+            )
+        db.session.commit()
+        db.session.remove()
+        upgrade()
+        assert published_use_case("UC-7").name == "Use case 7"
+        assert published_use_case("UC-none") is None
+        lookup = (
+            "SELECT id FROM published_versions WHERE use_case_id = 'UC-7' "
+            "AND is_current = true AND listed = true"
+        )
+        with db.engine.connect() as conn:
+            if db.engine.dialect.name == "sqlite":
+                plan = " ".join(str(row) for row in conn.execute(sa.text("EXPLAIN QUERY PLAN " + lookup)))
+                assert "ix_published_versions_use_case_current" in plan, plan
+            indexes = {i["name"] for i in sa.inspect(conn).get_indexes("published_versions")}
+        assert "ix_published_versions_use_case_current" in indexes
+        assert "ix_published_versions_use_case_id" not in indexes
+        db.engine.dispose()
