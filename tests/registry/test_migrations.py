@@ -478,28 +478,32 @@ def test_the_invitations_migration_keeps_users_signing_in_as_before(empty_databa
         root = conn.execute(sa.text("SELECT id FROM organizations")).scalar_one()
         conn.execute(
             sa.text(
-                "INSERT INTO users (id, email, name, role, organization_id, password_hash, "
+                "INSERT INTO users (email, name, role, organization_id, password_hash, "
                 "active, session_nonce, created_at) VALUES "
-                "(1, 'admin@agency.gov', 'Admin', 'admin', :root, :hash, true, 'n', :now), "
-                "(2, 'team@agency.gov', 'Team', 'team', :root, :hash, true, 'n', :now)"
+                "('admin@agency.gov', 'Admin', 'admin', :root, :hash, true, 'n', :now), "
+                "('team@agency.gov', 'Team', 'team', :root, :hash, true, 'n', :now)"
             ),
             {"root": root, "hash": generate_password_hash(password), "now": now},
         )
-        conn.execute(
-            sa.text(
-                "INSERT INTO role_assignments (user_id, role, organization_id) VALUES "
-                "(1, 'admin', :root), (2, 'team', :root)"
-            ),
-            {"root": root},
-        )
+        ids = dict(conn.execute(sa.text("SELECT email, id FROM users")).all())
+        for email, role in (("admin@agency.gov", "admin"), ("team@agency.gov", "team")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO role_assignments (user_id, role, organization_id) "
+                    "VALUES (:user, :role, :root)"
+                ),
+                {"user": ids[email], "role": role, "root": root},
+            )
         db.session.commit()
         upgrade()
         flags = db.session.execute(
-            sa.text("SELECT id, must_change_password FROM users ORDER BY id")
+            sa.text("SELECT email, must_change_password FROM users ORDER BY email")
         ).all()
-        assert [(row[0], bool(row[1])) for row in flags] == [(1, False), (2, False)]
-        assert service.check_login("team@agency.gov", password).id == 2
-        admin = db.session.get(User, 1)
+        assert [(row[0], bool(row[1])) for row in flags] == [
+            ("admin@agency.gov", False), ("team@agency.gov", False)
+        ]
+        assert service.check_login("team@agency.gov", password).id == ids["team@agency.gov"]
+        admin = db.session.get(User, ids["admin@agency.gov"])
         invited, token = invitations.invite(
             {"email": "new@agency.gov", "name": "New Person", "role": "team"}, admin
         )
