@@ -19,7 +19,13 @@ from policies import store as policy_store
 from policies.fairness import BINARY_REPORT_TABLE, TASK_LABELS
 from registry.audit.service import jsonable
 from registry.catalog.models import Pilot
-from registry.catalog.vocabulary import REVIEW_STATUS_LABELS, RISK_TIERS, STAGE_LABELS
+from registry.catalog.vocabulary import (
+    APPROVED_STATUSES,
+    REVIEW_STATUS_LABELS,
+    RISK_TIERS,
+    STAGE_LABELS,
+    ReviewStatus,
+)
 from reports import data as report_data
 from reports.charts import DEFAULT_STYLE, STATUS_STYLES, TIER_STYLES, bar_chart_svg
 from reports.csv_safety import safe_row
@@ -89,15 +95,15 @@ def dashboard_kpis(pf: dict[str, Any]) -> list[dict[str, Any]]:
     """The figures at the top of the dashboard, each with where it is explained or listed;
     `attention` marks a figure that is a problem when it is not zero."""
     by_status = {r["value"]: r["count"] for r in pf["by_status"]}
-    approved = sum(by_status.get(s, 0) for s in ("approved", "approved_with_conditions"))
+    approved = sum(by_status.get(s.value, 0) for s in APPROVED_STATUSES)
     return [
         {"key": "total", "label": "AI use cases", "value": pf["total"], "attention": False,
          "url": url_for("catalog.pilot_list")},
         {"key": "approved", "label": "Approved", "value": approved, "attention": False,
          "url": "#status-heading"},
         {"key": "awaiting_decision", "label": "Awaiting a decision",
-         "value": by_status.get("submitted", 0), "attention": False,
-         "url": url_for("catalog.pilot_list", review_status="submitted")},
+         "value": by_status.get(ReviewStatus.SUBMITTED.value, 0), "attention": False,
+         "url": url_for("catalog.pilot_list", review_status=ReviewStatus.SUBMITTED.value)},
         {"key": "in_use_without_approval", "label": "In use without approval",
          "value": len(pf["in_use_without_approval"]), "attention": True, "url": "#unapproved-heading"},
         {"key": "serious_incidents", "label": "Open serious incidents",
@@ -189,7 +195,7 @@ def board_packet_html(since: dt.date | None, *, preview: bool,
     by_status = {r["value"]: r["count"] for r in pf["by_status"]}
     return render_template(
         "reports/board_packet.html", portfolio=pf, summaries=summaries, charts=charts, task_labels=TASK_LABELS,
-        agency=agency_name(), prepared=workflow.today(), awaiting_decision=by_status.get("submitted", 0),
+        agency=agency_name(), prepared=workflow.today(), awaiting_decision=by_status.get(ReviewStatus.SUBMITTED.value, 0),
         status_labels=REVIEW_STATUS_LABELS,
         verification=report_data.verification(digest_input), preview=preview,
         doc_title="AI portfolio board packet", doc_author=AUTHOR,
