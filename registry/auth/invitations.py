@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -71,26 +72,43 @@ def _issue(user: User, actor: User | None) -> tuple[Invitation, str]:
     return invitation, token
 
 
-def invite(data: Mapping[str, Any], actor: User) -> tuple[User, str]:
-    """Create a passwordless account and its invitation; returns the user and the link token.
+@dataclass(frozen=True)
+class Sent:
+    """An invitation as its sender sees it once: the link, and whether it went by email."""
 
-    The caller builds the link from the token and delivers it (:func:`deliver`).
-    """
-    authorize(actor, "user.manage")
-    user = service.create_user({**data, "password": None, "passwordless": True}, actor, commit=False)
-    invitation, token = _issue(user, actor)
+    user: User
+    link: str
+    emailed: bool
+
+
+def _send(user: User, invitation: Invitation, token: str, actor: User,
+          link_for: Callable[[str], str]) -> Sent:
+    link = link_for(token)
+    # Queued before the commit: the email leaves only once the invitation is stored.
+    emailed = deliver(user, link)
     audit.record(
         actor,
         "invite",
         "user",
         user.id,
-        {"email": user.email, "expires_at": invitation.expires_at},
+        {"email": user.email, "expires_at": invitation.expires_at, "emailed": emailed},
     )
     db.session.commit()
-    return user, token
+    return Sent(user, link, emailed)
 
 
-def reinvite(user: User, actor: User) -> str:
+def invite(data: Mapping[str, Any], actor: User, *, link_for: Callable[[str], str]) -> Sent:
+    """Create a passwordless account and its invitation, and deliver the link.
+
+    `link_for` turns the one-time token into the link to send (the web layer's URL).
+    """
+    authorize(actor, "user.manage")
+    user = service.create_user({**data, "password": None, "passwordless": True}, actor, commit=False)
+    invitation, token = _issue(user, actor)
+    return _send(user, invitation, token, actor, link_for)
+
+
+def reinvite(user: User, actor: User, *, link_for: Callable[[str], str]) -> Sent:
     """A fresh link for someone who has not set a password yet (the old link stops working)."""
     authorize(actor, "user.manage", user)
     if user.password_hash:
@@ -99,11 +117,7 @@ def reinvite(user: User, actor: User) -> str:
             {"user": ["The invitation was already accepted."]},
         )
     invitation, token = _issue(user, actor)
-    audit.record(
-        actor, "invite", "user", user.id, {"email": user.email, "expires_at": invitation.expires_at}
-    )
-    db.session.commit()
-    return token
+    return _send(user, invitation, token, actor, link_for)
 
 
 def deliver(user: User, link: str) -> bool:

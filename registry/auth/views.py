@@ -167,13 +167,16 @@ def users():
     )
 
 
-def _invitation_sent(user, token: str):
-    link = url_for("auth.accept_invitation", token=token, _external=True)
-    emailed = invitations.deliver(user, link)
+def _invitation_link(token: str) -> str:
+    return url_for("auth.accept_invitation", token=token, _external=True)
+
+
+def _invitation_sent(sent: invitations.Sent):
+    # Rendered, not flashed: the link is shown once and never stored in the session cookie.
     return render_template(
         "auth/invitation_sent.html",
-        user=user,
-        link=None if emailed else link,
+        user=sent.user,
+        link=None if sent.emailed else sent.link,
         hours=invitations.expiry_hours(),
     )
 
@@ -188,11 +191,11 @@ def invite_user():
     if request.method == "POST":
         form = {key: request.form.get(key, "") for key in ("email", "name", "role")}
         try:
-            user, token = invitations.invite(form, current_user)
+            sent = invitations.invite(form, current_user, link_for=_invitation_link)
         except ValidationFailed as error:
             errors = error.errors
         else:
-            return _invitation_sent(user, token)
+            return _invitation_sent(sent)
     return render_template(
         "auth/invite_form.html", form=form, errors=errors, role_labels=ROLE_LABELS
     ), (422 if errors else 200)
@@ -204,7 +207,7 @@ def reinvite_user(user_id: int):
     """Send a new invitation link to someone who has not set a password yet."""
     authorize(current_user, "user.manage")
     user = service.get_user(user_id)
-    return _invitation_sent(user, invitations.reinvite(user, current_user))
+    return _invitation_sent(invitations.reinvite(user, current_user, link_for=_invitation_link))
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])

@@ -4,9 +4,15 @@ an administrator typed someone's password."""
 from __future__ import annotations
 
 import datetime as dt
+import email.policy
 import logging
 import re
+import socket
+import threading
+import time
+from email import message_from_bytes
 
+import pytest
 import sqlalchemy as sa
 
 from registry.auth import service
@@ -128,13 +134,60 @@ def test_inviting_an_existing_email_is_refused_naming_the_field(client, login, f
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Invitation)) == before
 
 
-def test_with_smtp_configured_the_link_is_emailed_not_shown(app, client, login):
-    app.config["MAIL_SERVER"] = "127.0.0.1"
-    app.config["MAIL_PORT"] = 9  # nothing listens: the send fails on its thread, logged
+class Inbox:
+    """An SMTP handler (aiosmtpd) that keeps every message it receives, body included."""
+
+    def __init__(self):
+        self.messages: list = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        with self.lock:
+            self.messages.append(
+                message_from_bytes(envelope.content, policy=email.policy.default)
+            )
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, recipient: str, timeout: float = 10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                for message in self.messages:
+                    if recipient in str(message["To"]):
+                        return message
+            time.sleep(0.02)
+        raise AssertionError(f"no email to {recipient}: {self.messages}")
+
+
+@pytest.fixture
+def smtp(app):
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_SENDER="registry@agency.gov")
+    yield inbox
+    controller.stop()
+
+
+def test_with_smtp_configured_the_link_is_emailed_not_shown(client, login, smtp):
     login("admin")
     page = _invite(client).get_data(as_text=True)
     assert "An invitation is on its way to new.person@agency.gov" in page
     assert "/invitations/" not in page
+    message = smtp.wait_for("new.person@agency.gov")
+    assert "invited" in message["Subject"]
+    body = message.get_content()
+    path = re.search(r"http://localhost(/invitations/\S+)", body).group(1)
+    assert "72 hours" in body
+    client.post("/logout")
+    done = client.post(path, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert done.status_code == 302
+    assert service.check_login("new.person@agency.gov", NEW_PASSWORD) is not None
 
 
 def test_an_admin_typed_password_must_be_changed_before_anything_else(client, login, factory):

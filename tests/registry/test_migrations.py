@@ -504,9 +504,10 @@ def test_the_invitations_migration_keeps_users_signing_in_as_before(empty_databa
         ]
         assert service.check_login("team@agency.gov", password).id == ids["team@agency.gov"]
         admin = db.session.get(User, ids["admin@agency.gov"])
-        invited, token = invitations.invite(
-            {"email": "new@agency.gov", "name": "New Person", "role": "team"}, admin
+        sent = invitations.invite(
+            {"email": "new@agency.gov", "name": "New Person", "role": "team"}, admin, link_for=str
         )
+        invited, token = sent.user, sent.link
         stored = db.session.scalar(sa.select(Invitation).where(Invitation.user_id == invited.id))
         assert stored.token_hash != token and len(stored.token_hash) == 64
         db.session.remove()

@@ -579,9 +579,11 @@ def world(factory):
     spare_token, _ = auth_service.create_token(users["member"], "spare", actor=None)
     from registry.auth import invitations
 
-    _, invitation = invitations.invite(
-        {"email": "invited@agency.gov", "name": "Invited Person", "role": "team"}, users["admin"]
-    )
+    invitation = invitations.invite(
+        {"email": "invited@agency.gov", "name": "Invited Person", "role": "team"},
+        users["admin"],
+        link_for=str,
+    ).link
     return {
         "users": users,
         "pilot": pilot.id,
