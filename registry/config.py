@@ -51,6 +51,8 @@ _ENV_KEYS = {
     "AUDIT_CHECKPOINT_INTERVAL_SECONDS": int,
     "AUDIT_CHECKPOINT_COPY_FILE": str,
     "TOKEN_DEFAULT_EXPIRY_DAYS": int,
+    "INVITATION_EXPIRY_HOURS": int,
+    "AGENCY_NAME": str,
     "HSTS_SECONDS": int,
     "BIAS_CHECK_TIMEOUT_SECONDS": int,
     "JOB_HEARTBEAT_SECONDS": int,
@@ -177,6 +179,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "AUDIT_CHECKPOINT_INTERVAL_SECONDS": 3600,
         # Days until an API token expires when its issuer does not say (API and command line).
         "TOKEN_DEFAULT_EXPIRY_DAYS": 90,
+        # An invitation link (set your first password) works once, for this many hours.
+        "INVITATION_EXPIRY_HOURS": 72,
+        # The agency named on the board packet's cover; the root organisation's name if unset.
+        "AGENCY_NAME": None,
         # Strict-Transport-Security max-age with REGISTRY_ENV=production (one year); 0 omits it.
         "HSTS_SECONDS": 365 * 24 * 3600,
         # No job is ever stuck (assessments.job_recovery). A process beats a heartbeat every

@@ -40,7 +40,8 @@ def dashboard():
     """The governance board's dashboard."""
     authorize(current_user, "dashboard.read")
     pf = report_data.portfolio(organization_ids=oversight_scope(current_user))
-    return render_template("reports/dashboard.html", pf=pf, blocks=render.dashboard_blocks(pf))
+    return render_template("reports/dashboard.html", pf=pf, kpis=render.dashboard_kpis(pf),
+                           blocks=render.dashboard_blocks(pf))
 
 
 @bp.get("/pilots/<int:pilot_id>/report")

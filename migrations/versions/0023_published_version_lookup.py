@@ -1,7 +1,7 @@
 """published versions: one index finds a use case's current version
 
 Revision ID: 0023
-Revises: 0020
+Revises: 0022
 Create Date: 2026-12-01 00:30:00
 
 Looking a use case up by its ID (a permalink, a concern about it) asks for
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0023"
-down_revision = "0020"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 

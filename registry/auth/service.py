@@ -111,8 +111,14 @@ def _validate_user_fields(
     return errors
 
 
-def create_user(data: Mapping[str, Any], actor: User | None) -> User:
-    """Create an account. `actor` is None only for the command line."""
+def create_user(data: Mapping[str, Any], actor: User | None, *, commit: bool = True) -> User:
+    """Create an account. `actor` is None only for the command line.
+
+    A password an administrator types on the users page is temporary: its owner must choose
+    their own at first sign-in. One given on the command line is not (operators create their
+    own bootstrap and service accounts there, and scripts sign in with it; API.md's
+    `users create --password` keeps working as before).
+    """
     if actor is not None:
         authorize(actor, "user.manage")
     errors: dict[str, list[str]] = {}
@@ -135,6 +141,7 @@ def create_user(data: Mapping[str, Any], actor: User | None) -> User:
         role=data["role"],
         organization_id=organization.id,
         password_hash=hash_password(data["password"]) if data.get("password") else None,
+        must_change_password=actor is not None and bool(data.get("password")),
         active=True,
         session_nonce=new_session_nonce(),
     )
@@ -144,7 +151,8 @@ def create_user(data: Mapping[str, Any], actor: User | None) -> User:
     audit.record_change(
         actor, "create", "user", user.id, None, audit.snapshot(user, USER_AUDIT_FIELDS)
     )
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return user
 
 
@@ -183,6 +191,8 @@ def update_user(user: User, data: Mapping[str, Any], actor: User) -> User:
         changes["api_tokens_revoked"] = {"before": None, "after": revoked}
     if data.get("password"):
         user.password_hash = hash_password(data["password"])
+        # Someone else's typed password is temporary, as on creation.
+        user.must_change_password = user.id != actor.id
         user.session_nonce = new_session_nonce()
         changes["password"] = {"before": "***", "after": "*** (changed)"}
         revoke_all = True
@@ -191,6 +201,34 @@ def update_user(user: User, data: Mapping[str, Any], actor: User) -> User:
     if changes:
         db.session.flush()
         audit.record(actor, "update", "user", user.id, changes)
+    db.session.commit()
+    return user
+
+
+def change_password(user: User, current: str, new: str, confirm: str) -> User:
+    """The signed-in person replaces their password (the forced change after an administrator
+    set it, or any time); every other session and API token of theirs ends."""
+    errors: dict[str, list[str]] = {}
+    if not user.password_hash or not check_password_hash(user.password_hash, current or ""):
+        errors["current_password"] = ["The current password is not right."]
+    if problems := password_problems(new, user.email):
+        errors["password"] = problems
+    elif current and new == current:
+        errors["password"] = ["Choose a password different from the current one."]
+    elif new != confirm:
+        errors["confirm"] = ["The two passwords are not the same."]
+    if errors:
+        raise ValidationFailed("The password was not changed.", errors)
+    user.password_hash = hash_password(new)
+    was_forced = user.must_change_password
+    user.must_change_password = False
+    user.session_nonce = new_session_nonce()
+    changes: dict[str, Any] = {"password": {"before": "***", "after": "*** (changed)"}}
+    if was_forced:
+        changes["must_change_password"] = {"before": True, "after": False}
+    if revoked := revoke_all_tokens(user):
+        changes["api_tokens_revoked"] = revoked
+    audit.record(user, "change_password", "user", user.id, changes)
     db.session.commit()
     return user
 

@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
     configure_cookies(app)
     app.before_request(_forget_cached_user)
     app.before_request(_enforce_session_limits)
+    app.before_request(_require_password_change)
     user_logged_in.connect(_start_clock, app)
     app.config.setdefault("SESSION_IDLE_MINUTES", 30)
     app.config.setdefault("SESSION_MAX_HOURS", 12)
@@ -96,3 +97,19 @@ def _enforce_session_limits():
         "info",
     )
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+# What a person who must change their password can still reach: that page, sign-out, assets.
+PASSWORD_CHANGE_OPEN = frozenset({"auth.change_password", "auth.logout", "static"})
+
+
+def _require_password_change():
+    """Until someone replaces a password an administrator typed, every page leads to the
+    change-password page."""
+    if request.path.startswith(("/api/", "/scim/", "/healthz")):
+        return None
+    if not current_user.is_authenticated or not current_user.must_change_password:
+        return None
+    if request.endpoint in PASSWORD_CHANGE_OPEN or (request.endpoint or "").endswith(".static"):
+        return None
+    return redirect(url_for("auth.change_password"), 303)

@@ -18,7 +18,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 
 from registry import audit
-from registry.auth import oidc, service
+from registry.auth import invitations, oidc, service
 from registry.auth.models import ROLE_LABELS, ROLES
 from registry.auth.permissions import authorize
 from registry.auth.throttle import Attempt, Refusal, throttle
@@ -158,7 +158,106 @@ def logout():
 def users():
     """List the accounts."""
     authorize(current_user, "user.manage")
-    return render_template("auth/users.html", users=service.list_users(), role_labels=ROLE_LABELS)
+    accounts = service.list_users()
+    return render_template(
+        "auth/users.html",
+        users=accounts,
+        role_labels=ROLE_LABELS,
+        sign_in_states={u.id: invitations.state(u) for u in accounts},
+    )
+
+
+def _invitation_link(token: str) -> str:
+    return url_for("auth.accept_invitation", token=token, _external=True)
+
+
+def _invitation_sent(sent: invitations.Sent):
+    # Rendered, not flashed: the link is shown once and never stored in the session cookie.
+    return render_template(
+        "auth/invitation_sent.html",
+        user=sent.user,
+        link=None if sent.emailed else sent.link,
+        hours=invitations.expiry_hours(),
+    )
+
+
+@bp.route("/users/invite", methods=["GET", "POST"])
+@login_required
+def invite_user():
+    """Invite someone by email: they choose their own password through a one-time link."""
+    authorize(current_user, "user.manage")
+    form = {"email": "", "name": "", "role": "team"}
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        form = {key: request.form.get(key, "") for key in ("email", "name", "role")}
+        try:
+            sent = invitations.invite(form, current_user, link_for=_invitation_link)
+        except ValidationFailed as error:
+            errors = error.errors
+        else:
+            return _invitation_sent(sent)
+    return render_template(
+        "auth/invite_form.html", form=form, errors=errors, role_labels=ROLE_LABELS
+    ), (422 if errors else 200)
+
+
+@bp.post("/users/<int:user_id>/invite")
+@login_required
+def reinvite_user(user_id: int):
+    """Send a new invitation link to someone who has not set a password yet."""
+    authorize(current_user, "user.manage")
+    user = service.get_user(user_id)
+    return _invitation_sent(invitations.reinvite(user, current_user, link_for=_invitation_link))
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str):
+    """Choose a first password through an invitation link (it works once)."""
+    invitation = invitations.find(token)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            user = invitations.accept(
+                token, request.form.get("password", ""), request.form.get("confirm", "")
+            )
+        except ValidationFailed as error:
+            errors = error.errors
+        else:
+            flash(f"Your password is set. Sign in as {user.email}.", "success")
+            return redirect(url_for("auth.login"))
+    response = render_template(
+        "auth/accept_invitation.html", user=invitation.user, errors=errors
+    ), (422 if errors else 200), {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+    return response
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Choose a new password; required before anything else after an administrator set one."""
+    user = current_user._get_current_object()
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            service.change_password(
+                user,
+                request.form.get("current_password", ""),
+                request.form.get("password", ""),
+                request.form.get("confirm", ""),
+            )
+        except ValidationFailed as error:
+            errors = error.errors
+        else:
+            # The change ended every session, this one too: start a fresh one.
+            method = session.get("auth_method")
+            session.clear()
+            login_user(user)
+            session["auth_method"] = method or "password"
+            flash("Your password is changed.", "success")
+            return redirect(url_for("site.home"))
+    return render_template(
+        "auth/change_password.html", errors=errors, forced=user.must_change_password
+    ), (422 if errors else 200)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

@@ -20,7 +20,12 @@ def test_board_follows_a_dashboard_count_and_downloads_the_board_packet(tab, liv
     tab.follow(page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard"))
     assert tab.heading() == "Oversight dashboard"
 
-    # Follow the first non-zero count of a filter to the pilot list it summarises.
+    # The figure cards count what the charts show; the submitted pilot awaits a decision.
+    expect(page.locator("[data-kpi=awaiting_decision] .kpi-value")).to_have_text("1")
+    # Each chart's figures are behind "Show the data"; follow the first non-zero count of a
+    # filter to the pilot list it summarises.
+    for summary in page.locator(".dash-block details summary").all():
+        summary.click()
     counts = page.locator(".dash-block tbody a[href*='/pilots?']")
     link = next(
         counts.nth(i) for i in range(counts.count()) if counts.nth(i).inner_text().split()[0] != "0"
@@ -33,6 +38,16 @@ def test_board_follows_a_dashboard_count_and_downloads_the_board_packet(tab, liv
     expect(page.locator(".pagination")).to_contain_text(f"of {count}.", timeout=2_000)
     assert page.locator("table.pilot-table tbody tr").count() == min(count, 25), label
 
+    # On a 375 px phone no chart text is drawn smaller than 12 px.
+    page.set_viewport_size({"width": 375, "height": 800})
+    tab.goto("/dashboard")
+    smallest = page.evaluate(
+        """() => Math.min(...Array.from(document.querySelectorAll('figure.portfolio-chart svg text'))
+             .map(t => t.getBoundingClientRect().height))"""
+    )
+    assert smallest >= 12, smallest
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.set_viewport_size({"width": 1280, "height": 900})
     tab.goto("/dashboard")
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download the board packet (PDF)").click()

@@ -445,6 +445,23 @@ MATRIX = [
      dict(admin=200, caio=403, board=403, member=403, other_team=403, anonymous=302)),
     ("POST", "/users/{user}/edit", {},
      dict(admin=422, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("GET", "/users/invite", None,
+     dict(admin=200, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("POST", "/users/invite", {},
+     dict(admin=422, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    # `member` has a password already: there is nothing to invite them to.
+    ("POST", "/users/{user}/invite", {},
+     dict(admin=409, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    # The invitation link is the credential: anyone holding it may open it; an empty form is
+    # refused naming the password, and the link stays unspent.
+    ("GET", "/invitations/{invitation}", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
+    ("POST", "/invitations/{invitation}", {},
+     dict(admin=422, caio=422, board=422, member=422, other_team=422, anonymous=422)),
+    ("GET", "/account/password", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("POST", "/account/password", {},
+     dict(admin=422, caio=422, board=422, member=422, other_team=422, anonymous=302)),
     # --- public trust (#18) ---
     ("POST", "/api/v1/public/concerns", "concern",
      dict(admin=201, caio=201, board=201, member=201, other_team=201, anonymous=201)),
@@ -560,6 +577,13 @@ def world(factory):
     risk = risks.add_risk(pilot, {"likelihood": 2, "severity": 2}, users["member"])
     tokens = {role: factory.token(user) for role, user in users.items()}
     spare_token, _ = auth_service.create_token(users["member"], "spare", actor=None)
+    from registry.auth import invitations
+
+    invitation = invitations.invite(
+        {"email": "invited@agency.gov", "name": "Invited Person", "role": "team"},
+        users["admin"],
+        link_for=str,
+    ).link
     return {
         "users": users,
         "pilot": pilot.id,
@@ -579,12 +603,13 @@ def world(factory):
         "concern": concern.id,
         "incident": incident.id,
         "risk": risk.id,
+        "invitation": invitation,
     }
 
 
 PLACEHOLDERS = (
     "pilot", "source", "assessment", "policy", "evidence", "bias_check", "condition", "token",
-    "user", "revision", "use_case", "reference", "concern", "incident", "risk",
+    "user", "revision", "use_case", "reference", "concern", "incident", "risk", "invitation",
 )
 STATIC = {
     "static_file": "css/app.css",
