@@ -70,6 +70,11 @@ _ENV_KEYS = {
     "LOCAL_LOGIN_BREAK_GLASS": str,
     "SESSION_IDLE_MINUTES": int,
     "SESSION_MAX_HOURS": int,
+    # Comma-separated roles; "none" requires a second factor of nobody.
+    "MFA_REQUIRED_ROLES": lambda v: tuple(
+        r.strip() for r in v.split(",") if r.strip() and r.strip().lower() != "none"
+    ),
+    "REAUTH_MAX_AGE_SECONDS": int,
 }
 
 
@@ -212,6 +217,12 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Web sessions end after this long without a request, and this long after sign-in.
         "SESSION_IDLE_MINUTES": 30,
         "SESSION_MAX_HOURS": 12,
+        # Password sign-in asks these roles for a second factor (an authenticator app code);
+        # they set one up at their first sign-in. Other roles may set one up. Single sign-on
+        # is not affected: the identity provider does its own multi-factor checks.
+        "MFA_REQUIRED_ROLES": ("admin", "caio"),
+        # Changing the second factor needs the password (and a code) entered this recently.
+        "REAUTH_MAX_AGE_SECONDS": 300,
     }
 
 

@@ -1,13 +1,13 @@
 """invitations: one-time links to set a first password; a forced change after an admin-typed one
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-01 00:20:00
 
 A new table and a new column with a default; existing data is untouched. Existing users keep
 signing in as before (must_change_password is false for all of them).
 
-Only `down_revision` names another migration: when 0021 lands first, re-point it there.
+Only `down_revision` names another migration.
 """
 
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0022"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -107,6 +108,9 @@ class User(UserMixin, db.Model):
         back_populates="user", cascade="all, delete-orphan", order_by="RoleAssignment.id"
     )
     organization: Mapped[Organization | None] = relationship(lazy="joined")
+    mfa: Mapped[MfaEnrolment | None] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
 
     @property
     def roles(self) -> frozenset[str]:
@@ -148,6 +152,44 @@ class ApiToken(db.Model):
     )
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class MfaEnrolment(db.Model):
+    """A password account's authenticator app (TOTP, RFC 6238): pending until confirmed.
+
+    `last_step` is the 30-second time step of the last code accepted: a code for that step or
+    an earlier one is refused, so an overheard code can't be replayed within its window.
+    """
+
+    __tablename__ = "mfa_enrolments"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[str] = mapped_column(String(64))
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # None while the user has scanned the code but not yet confirmed it with a current code.
+    enrolled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    user: Mapped[User] = relationship(back_populates="mfa")
+    recovery_codes: Mapped[list[MfaRecoveryCode]] = relationship(
+        cascade="all, delete-orphan", order_by="MfaRecoveryCode.id"
+    )
+
+
+class MfaRecoveryCode(db.Model):
+    """A one-time recovery code, for when the authenticator app is lost; only its sha256."""
+
+    __tablename__ = "mfa_recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("mfa_enrolments.user_id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class LoginCounter(db.Model):

@@ -15,10 +15,10 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
 from registry import audit
-from registry.auth import invitations, oidc, service
+from registry.auth import invitations, mfa, oidc, service, sessions
 from registry.auth.models import ROLE_LABELS, ROLES
 from registry.auth.permissions import authorize
 from registry.auth.throttle import Attempt, Refusal, throttle
@@ -28,7 +28,8 @@ from registry.extensions import db
 bp = Blueprint("auth", __name__)
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
+    """`target` if it is a path on this site, else the home page (no open redirects)."""
     if (
         target
         and not urlsplit(target).netloc
@@ -80,14 +81,19 @@ def login():
         refusal = attempt if isinstance(attempt, Refusal) else None
         if isinstance(attempt, Attempt):
             user = service.check_login(email, request.form.get("password", ""))
+            if user is not None and mfa.second_step_needed(user):
+                # The attempt stays counted until the second step succeeds: a stolen
+                # password must not reset the count that limits guessing the code.
+                mfa.discard_unconfirmed(user)
+                sessions.start_pending(user, safe_next(request.args.get("next")))
+                if mfa.enrolled(user):
+                    return redirect(url_for("mfa.verify"))
+                return redirect(url_for("mfa.enrol_at_sign_in"))
             if user is not None:
                 limiter.succeeded(attempt)
-                # A fresh session on sign-in, so a planted session id is worth nothing.
-                session.clear()
-                login_user(user)
-                session["auth_method"] = "password"
+                sessions.establish(user, "password")
                 flash(f"Signed in as {user.name}.", "success")
-                return redirect(_safe_next(request.args.get("next")))
+                return redirect(safe_next(request.args.get("next")))
             refusal = limiter.failed(attempt)
             errors["password"] = ["The email or password is not right."]
         if refusal is not None:
@@ -102,7 +108,7 @@ def login_oidc():
     """Start single sign-on: off to the identity provider with state, nonce and PKCE."""
     if not oidc.enabled():
         abort(404)
-    session["oidc_next"] = _safe_next(request.args.get("next"))
+    session["oidc_next"] = safe_next(request.args.get("next"))
     return oidc.client().authorize_redirect(url_for("auth.login_oidc_callback", _external=True))
 
 
@@ -126,14 +132,13 @@ def login_oidc_callback():
         oidc.refuse(error, claims)
         return render_template("auth/sign_in_refused.html", reason=error.reason), error.status
     target = session.pop("oidc_next", None) or url_for("site.home")
-    session.clear()
-    login_user(user)
-    session["auth_method"] = "oidc"
+    # No local second factor here: the identity provider does its own multi-factor checks.
+    sessions.establish(user, "oidc")
     session["oidc_id_token"] = answer["id_token"]
     audit.record(user, "sign_in", "user", user.id, {"method": "oidc"})
     db.session.commit()
     flash(f"Signed in as {user.name}.", "success")
-    return redirect(_safe_next(target))
+    return redirect(safe_next(target))
 
 
 @bp.post("/logout")
@@ -249,10 +254,7 @@ def change_password():
             errors = error.errors
         else:
             # The change ended every session, this one too: start a fresh one.
-            method = session.get("auth_method")
-            session.clear()
-            login_user(user)
-            session["auth_method"] = method or "password"
+            sessions.establish(user, session.get("auth_method") or "password")
             flash("Your password is changed.", "success")
             return redirect(url_for("site.home"))
     return render_template(
