@@ -15,13 +15,11 @@ from sqlalchemy import select
 
 from registry import audit
 from registry.auth import organizations
-from registry.auth.models import ROLES, RoleAssignment, User, new_session_nonce
+from registry.auth.models import ROLE_STRENGTH, ROLES, RoleAssignment, User, new_session_nonce
 from registry.errors import ValidationFailed
 from registry.extensions import db
 
 log = logging.getLogger(__name__)
-# The primary role shown on pages is the strongest one the claims give.
-ROLE_STRENGTH = {"admin": 0, "caio": 1, "board": 2, "team": 3}
 EXTENSION = "registry.oidc"
 
 
