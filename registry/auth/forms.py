@@ -1,7 +1,8 @@
 """Flask-WTF forms of the administration pages: organisations and role assignments.
 
 The forms decode and check the shape of what was posted (a name is there, a choice is a
-number); the rules (a unique code, no loop in the tree, who may act where) stay in the
+number); the pages list the choices themselves, and the fields hold none (a choice outside
+the list must reach the service, which says 403 or names the field); the rules (a unique code, no loop in the tree, who may act where) stay in the
 services, whose errors come back on the same fields.
 """
 
@@ -89,11 +90,7 @@ class OrganizationEditForm(FlaskForm):
 class RoleAssignmentForm(FlaskForm):
     """Give a user a role in an organisation (and everything under it)."""
 
-    role = SelectField(
-        FIELD_LABELS["role"],
-        choices=[(role, ROLE_LABELS[role]) for role in ROLES],
-        validate_choice=False,
-    )
+    role = SelectField(FIELD_LABELS["role"], validate_choice=False)
     organization_id = SelectField(
         FIELD_LABELS["organization_id"],
         validate_choice=False,
@@ -117,3 +114,7 @@ def errors_of(form: FlaskForm) -> dict[str, list[str]]:
         errors["form"] = ["The form expired. Reload the page and try again."]
         del errors["csrf_token"]
     return errors
+
+
+def role_choices() -> list[tuple[str, str]]:
+    return [(role, ROLE_LABELS[role]) for role in ROLES]

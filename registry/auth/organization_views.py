@@ -55,14 +55,16 @@ def organization_new():
     """Add a bureau or office under an organisation the administrator administers."""
     authorize(current_user, "organization.update")
     form = OrganizationForm()
-    form.parent_id.choices = _parent_choices()
+    choices = _parent_choices()
     if request.method == "GET":
         wanted = request.args.get("parent", "")
         if wanted.isdigit():
             authorize(current_user, "organization.create",
                       organizations.get_organization(int(wanted)))
             form.parent_id.data = wanted
-        return _form_page("auth/organization_form.html", form, {}, 200, organization=None)
+        return _form_page(
+            "auth/organization_form.html", form, {}, 200, organization=None, choices=choices
+        )
     errors: dict[str, list[str]] = {}
     if form.validate():
         try:
@@ -74,7 +76,9 @@ def organization_new():
             return redirect(url_for("organizations.organization_tree"))
     else:
         errors = errors_of(form)
-    return _form_page("auth/organization_form.html", form, errors, 422, organization=None)
+    return _form_page(
+        "auth/organization_form.html", form, errors, 422, organization=None, choices=choices
+    )
 
 
 @bp.route("/admin/organizations/<int:organization_id>/edit", methods=["GET", "POST"])
@@ -88,8 +92,11 @@ def organization_edit(organization_id: int):
         if request.method == "GET" else None
     )
     # Not under itself, nor under one of its own bureaus and offices (that would be a loop).
-    form.parent_id.choices = _parent_choices(organizations.subtree_ids([organization.id]))
-    context = {"organization": organization, "is_root": organization.parent_id is None}
+    context = {
+        "organization": organization,
+        "is_root": organization.parent_id is None,
+        "choices": _parent_choices(organizations.subtree_ids([organization.id])),
+    }
     if request.method == "GET":
         return _form_page("auth/organization_form.html", form, {}, 200, **context)
     errors: dict[str, list[str]] = {}

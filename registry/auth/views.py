@@ -223,14 +223,13 @@ def edit_user(user_id: int):
 
 def _roles_page(user, form, errors: dict[str, list[str]], status: int = 200):
     from registry.auth import organizations
-    from registry.auth.forms import FIELD_LABELS
+    from registry.auth.forms import FIELD_LABELS, role_choices
 
     choices = [
         (str(branch.organization.id), "\u2003" * branch.depth + branch.organization.name)
         for branch in organizations.flatten(organizations.tree())
         if can(current_user, "user.manage", branch.organization)
     ]
-    form.organization_id.choices = choices
     values = {name: ("" if field.data is None else str(field.data))
               for name, field in form._fields.items()}
     rows = [
@@ -251,7 +250,7 @@ def _roles_page(user, form, errors: dict[str, list[str]], status: int = 200):
         values=values,
         errors=errors,
         labels=FIELD_LABELS,
-        role_choices=form.role.choices,
+        role_choices=role_choices(),
         organization_choices=choices,
         single_sign_on=bool(user.oidc_subject),
     ), status
