@@ -75,12 +75,14 @@ def _filters() -> tuple[dict[str, str], dict[str, str]]:
 
 
 def agency_pages() -> dict[str, str]:
-    """The address of each organisation's public page, by its code in lower case (an agency
-    as published links to its page when an organisation has that code)."""
-    return {
-        organization.code.lower(): url_for("public.agency_page", code=organization.code)
-        for organization in organizations.list_organizations()
-    }
+    """The address of each organisation's public page, by its code and by its name in lower
+    case: an agency as published (its abbreviation, or else its name) links to its page."""
+    pages: dict[str, str] = {}
+    for organization in organizations.list_organizations():
+        url = url_for("public.agency_page", code=organization.code)
+        pages.setdefault(organization.name.lower(), url)
+        pages[organization.code.lower()] = url
+    return pages
 
 
 @bp.get("/inventory")

@@ -177,6 +177,17 @@ def children_of(organization: Organization) -> list[Organization]:
     )
 
 
+def tops_of(organization_ids: set[int]) -> list[Organization]:
+    """The organisations of a scope whose parent is outside it (what a reader "covers"),
+    by name; the root alone when the scope holds it."""
+    found = [
+        organization
+        for organization in list_organizations()
+        if organization.id in organization_ids and organization.parent_id not in organization_ids
+    ]
+    return sorted(found, key=lambda o: (o.parent_id is not None, o.name.lower()))
+
+
 def path_to(organization: Organization) -> list[Organization]:
     """The organisation's ancestors from the root down, itself last."""
     chain = [organization]
