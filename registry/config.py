@@ -62,6 +62,8 @@ _ENV_KEYS = {
     "OIDC_ISSUER": str,
     "OIDC_CLIENT_ID": str,
     "OIDC_CLIENT_SECRET": str,
+    "OIDC_CLIENT_PRIVATE_KEY": str,
+    "OIDC_CLIENT_KEY_ID": str,
     "OIDC_SCOPES": str,
     "OIDC_ROLE_CLAIM": str,
     "OIDC_ROLE_MAP": json.loads,
@@ -207,6 +209,11 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "OIDC_ISSUER": None,
         "OIDC_CLIENT_ID": None,
         "OIDC_CLIENT_SECRET": None,
+        # A PEM private key file (RSA, or EC P-256): the client then authenticates at the
+        # token endpoint with private_key_jwt (Login.gov) instead of the secret; the key id
+        # goes into the assertion's header when the provider wants one.
+        "OIDC_CLIENT_PRIVATE_KEY": None,
+        "OIDC_CLIENT_KEY_ID": None,
         "OIDC_SCOPES": "openid email profile",
         "OIDC_ROLE_CLAIM": "groups",
         "OIDC_ROLE_MAP": {},

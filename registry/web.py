@@ -240,6 +240,11 @@ def init_app(app: Flask) -> None:
             {"endpoint": "catalog.data_source_list", "label": "Data sources", "action": None},
             *app.extensions["registry"]["nav"],
             {"endpoint": "auth.users", "label": "Users", "action": "user.manage"},
+            {
+                "endpoint": "organizations.organization_tree",
+                "label": "Organisations",
+                "action": "organization.update",
+            },
         ]
         links = [
             {"url": url_for(item["endpoint"]), "label": item["label"], "endpoint": item["endpoint"]}

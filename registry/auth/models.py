@@ -30,6 +30,9 @@ ROLE_LABELS = {
     "team": "Project team",
 }
 
+# The primary role shown on pages is the strongest one a user holds.
+ROLE_STRENGTH = {"admin": 0, "caio": 1, "board": 2, "team": 3}
+
 
 def new_session_nonce() -> str:
     return secrets.token_hex(8)

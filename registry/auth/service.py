@@ -15,7 +15,16 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from registry import audit
 from registry.auth import organizations, tokens
-from registry.auth.models import ROLES, ApiToken, RoleAssignment, User, new_session_nonce
+from registry.auth.models import (
+    ROLE_LABELS,
+    ROLE_STRENGTH,
+    ROLES,
+    ApiToken,
+    Organization,
+    RoleAssignment,
+    User,
+    new_session_nonce,
+)
 from registry.auth.permissions import authorize
 from registry.errors import NotFound, ValidationFailed
 from registry.extensions import db
@@ -231,6 +240,92 @@ def change_password(user: User, current: str, new: str, confirm: str) -> User:
     audit.record(user, "change_password", "user", user.id, changes)
     db.session.commit()
     return user
+
+
+def _assignment_list(user: User) -> list[list[Any]]:
+    return sorted([a.role, a.organization_id] for a in user.assignments)
+
+
+def add_assignment(user: User, data: Mapping[str, Any], actor: User) -> RoleAssignment:
+    """Give a user one more role, scoped to an organisation and everything under it.
+
+    The actor must administer both the user and that organisation."""
+    authorize(actor, "user.manage", user)
+    errors: dict[str, list[str]] = {}
+    role = data.get("role")
+    if role not in ROLES:
+        errors["role"] = [f"Choose one of: {', '.join(ROLE_LABELS[r] for r in ROLES)}."]
+    organization = None
+    organization_id = data.get("organization_id")
+    if organization_id in (None, ""):
+        errors["organization_id"] = ["Choose the organisation the role reaches."]
+    else:
+        organization = db.session.get(Organization, organization_id)
+        if organization is None:
+            errors["organization_id"] = [f"There is no organization {organization_id}."]
+    if errors:
+        raise ValidationFailed("The role could not be given.", errors)
+    authorize(actor, "user.manage", organization)
+    if any(a.role == role and a.organization_id == organization.id for a in user.assignments):
+        raise ValidationFailed(
+            "The role could not be given.",
+            {"role": [f"{user.name} is already {ROLE_LABELS[role].lower()} in "
+                      f"{organization.name}."]},
+        )
+    before = _assignment_list(user)
+    assignment = RoleAssignment(role=role, organization_id=organization.id)
+    user.assignments.append(assignment)
+    db.session.flush()
+    audit.record(
+        actor,
+        "update",
+        "user",
+        user.id,
+        {"assignments": {"before": before, "after": _assignment_list(user)}},
+    )
+    db.session.commit()
+    return assignment
+
+
+def get_assignment(user: User, assignment_id: int) -> RoleAssignment:
+    for assignment in user.assignments:
+        if assignment.id == assignment_id:
+            return assignment
+    raise NotFound(f"{user.name} holds no role assignment {assignment_id}.")
+
+
+def remove_assignment(user: User, assignment: RoleAssignment, actor: User) -> None:
+    """Take one role assignment away; the user keeps at least one role, and an administrator
+    never takes away their own administrator role (another administrator must)."""
+    authorize(actor, "user.manage", user)
+    authorize(actor, "user.manage", assignment.organization)
+    if len(user.assignments) <= 1:
+        raise ValidationFailed(
+            "The role could not be removed.",
+            {"role": [f"This is {user.name}'s only role. Give another role first, or "
+                      "deactivate the account instead."]},
+        )
+    if user.id == actor.id and assignment.role == "admin":
+        raise ValidationFailed(
+            "The role could not be removed.",
+            {"role": ["You cannot remove your own administrator role; ask another "
+                      "administrator."]},
+        )
+    before = _assignment_list(user)
+    previous_role = user.role
+    user.assignments.remove(assignment)
+    changes: dict[str, Any] = {}
+    if (assignment.role, assignment.organization_id) == (user.role, organizations.home_of(user)):
+        # The primary role goes with it: the strongest remaining one takes its place.
+        strongest = min(
+            user.assignments, key=lambda a: (ROLE_STRENGTH[a.role], a.organization_id)
+        )
+        user.role, user.organization_id = strongest.role, strongest.organization_id
+        changes["role"] = {"before": previous_role, "after": user.role}
+    db.session.flush()
+    changes["assignments"] = {"before": before, "after": _assignment_list(user)}
+    audit.record(actor, "update", "user", user.id, changes)
+    db.session.commit()
 
 
 def _cut_off(user: User) -> list[int]:

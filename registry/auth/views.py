@@ -20,7 +20,7 @@ from flask_login import current_user, login_required, logout_user
 from registry import audit
 from registry.auth import invitations, mfa, oidc, service, sessions
 from registry.auth.models import ROLE_LABELS, ROLES
-from registry.auth.permissions import authorize
+from registry.auth.permissions import authorize, can
 from registry.auth.throttle import Attempt, Refusal, throttle
 from registry.errors import ValidationFailed
 from registry.extensions import db
@@ -292,8 +292,8 @@ def new_user():
 @login_required
 def edit_user(user_id: int):
     """Change an account's name, role, status or password."""
-    authorize(current_user, "user.manage")
     user = service.get_user(user_id)
+    authorize(current_user, "user.manage", user)
     form = {"email": user.email, "name": user.name, "role": user.role, "active": user.active}
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
@@ -320,3 +320,104 @@ def edit_user(user_id: int):
         role_labels=ROLE_LABELS,
         user=user,
     ), (422 if errors else 200)
+
+
+def _roles_page(user, form, errors: dict[str, list[str]], status: int = 200):
+    from registry.auth import organizations
+    from registry.auth.forms import FIELD_LABELS, role_choices
+
+    choices = [
+        (str(branch.organization.id), "\u2003" * branch.depth + branch.organization.name)
+        for branch in organizations.flatten(organizations.tree())
+        if can(current_user, "user.manage", branch.organization)
+    ]
+    values = {name: ("" if field.data is None else str(field.data))
+              for name, field in form._fields.items()}
+    rows = [
+        {
+            "assignment": assignment,
+            "label": ROLE_LABELS.get(assignment.role, assignment.role),
+            "primary": (assignment.role, assignment.organization_id)
+            == (user.role, organizations.home_of(user)),
+            "removable": can(current_user, "user.manage", assignment.organization),
+        }
+        for assignment in user.assignments
+    ]
+    return render_template(
+        "auth/user_roles.html",
+        user=user,
+        rows=rows,
+        form=form,
+        values=values,
+        errors=errors,
+        labels=FIELD_LABELS,
+        role_choices=role_choices(),
+        organization_choices=choices,
+        single_sign_on=bool(user.oidc_subject),
+    ), status
+
+
+@bp.route("/users/<int:user_id>/roles", methods=["GET", "POST"])
+@login_required
+def user_roles(user_id: int):
+    """Show a user's roles, each with the organisation it reaches, and give another."""
+    from registry.auth.forms import RoleAssignmentForm, errors_of
+
+    user = service.get_user(user_id)
+    authorize(current_user, "user.manage", user)
+    form = RoleAssignmentForm()
+    if request.method == "GET":
+        return _roles_page(user, form, {})
+    errors: dict[str, list[str]] = {}
+    if form.validate():
+        try:
+            assignment = service.add_assignment(user, form.payload(), current_user)
+        except ValidationFailed as error:
+            errors = error.errors
+        else:
+            flash(
+                f"{user.name} is now {ROLE_LABELS[assignment.role].lower()} in "
+                f"{assignment.organization.name}.",
+                "success",
+            )
+            return redirect(url_for("auth.user_roles", user_id=user.id))
+    else:
+        errors = errors_of(form)
+    return _roles_page(user, form, errors, 422)
+
+
+@bp.route("/users/<int:user_id>/roles/<int:assignment_id>/remove", methods=["GET", "POST"])
+@login_required
+def user_role_remove(user_id: int, assignment_id: int):
+    """Take a role away from a user, after a confirmation page (GET)."""
+    from registry.web import Confirmation, render_confirmation
+
+    user = service.get_user(user_id)
+    authorize(current_user, "user.manage", user)
+    assignment = service.get_assignment(user, assignment_id)
+    role = ROLE_LABELS.get(assignment.role, assignment.role).lower()
+    where = assignment.organization.name
+    back = url_for("auth.user_roles", user_id=user.id)
+    if request.method == "GET":
+        authorize(current_user, "user.manage", assignment.organization)
+        return render_confirmation(
+            Confirmation(
+                title=f"Remove {user.name}'s role as {role} in {where}?",
+                lead=f"{user.name} can no longer act as {role} for {where} or the bureaus and "
+                "offices under it. You can give the role again later.",
+                action=url_for("auth.user_role_remove", user_id=user.id,
+                               assignment_id=assignment.id),
+                button="Yes, remove this role",
+                cancel=back,
+                cancel_text="No, keep it",
+                irreversible=False,
+            )
+        )
+    try:
+        service.remove_assignment(user, assignment, current_user)
+    except ValidationFailed as error:
+        from registry.auth.forms import RoleAssignmentForm
+
+        return _roles_page(user, RoleAssignmentForm(formdata=None), error.errors, 422)
+    flash(f"{user.name} is no longer {role} in {where}.", "success")
+    return redirect(back)
