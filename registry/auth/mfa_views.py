@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+import time
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required
+from marshmallow import ValidationError
 
 from registry import audit
 from registry.auth import mfa, service, sessions
 from registry.auth.models import User
+from registry.auth.permissions import authorize
 from registry.auth.throttle import Refusal, throttle
 from registry.auth.views import safe_next
 from registry.errors import ValidationFailed
@@ -243,3 +257,113 @@ def _reauth_errors(user: User) -> dict[str, list[str]]:
             mfa.refuse(user, check, during="reauth")
             return {"code": [mfa.REFUSAL_MESSAGES[check.reason or "wrong_code"]]}
     return {}
+
+
+# --- API tokens, issued from the account pages after the password (and code) again ---
+
+TOKEN_SCOPE_CHOICES = {"read write": ("read", "write"), "read": ("read",)}
+TOKEN_MESSAGES = {
+    "name": "Enter a name for the token (what it is for), up to 100 characters.",
+    "expires_in_days": "Enter the number of days the token works, from 1 to 366, or leave it "
+    "empty for the default.",
+    "scopes": "Choose what the token may do.",
+}
+
+
+def _fresh_sign_in(user: User) -> bool:
+    """Whether this person proved who they are recently enough to issue a token: the password
+    (and code) again for a password account; a single sign-on within the same window."""
+    if _local_account(user):
+        return sessions.recently_authenticated()
+    started = session.get("signed_in_at")
+    return isinstance(started, int) and (
+        int(time.time()) - started <= int(current_app.config["REAUTH_MAX_AGE_SECONDS"])
+    )
+
+
+def _token_form_errors(form: dict[str, str]) -> tuple[dict, dict[str, list[str]]]:
+    """The token request the form describes, and its errors in words, by field."""
+    from registry.auth.api import TokenInputSchema
+
+    errors: dict[str, list[str]] = {}
+    days = form["expires_in_days"]
+    if days and not days.isdigit():
+        errors["expires_in_days"] = [TOKEN_MESSAGES["expires_in_days"]]
+    if form["scopes"] not in TOKEN_SCOPE_CHOICES:
+        errors["scopes"] = [TOKEN_MESSAGES["scopes"]]
+    raw = {"name": form["name"], "scopes": list(TOKEN_SCOPE_CHOICES.get(form["scopes"], ()))}
+    if days.isdigit():
+        raw["expires_in_days"] = int(days)
+    try:
+        data = TokenInputSchema().load(raw)
+    except ValidationError as error:
+        data = {}
+        for field in error.messages:
+            errors.setdefault(field, [TOKEN_MESSAGES.get(field, "Check this field.")])
+    return data, errors
+
+
+def _tokens_page(user: User, form: dict, errors: dict, issued=None, status: int = 200):
+    response = current_app.make_response(
+        (
+            render_template(
+                "auth/api_tokens.html",
+                tokens=service.list_tokens(user),
+                token_state=service.token_state,
+                form=form,
+                errors=errors,
+                issued=issued,
+                fresh=_fresh_sign_in(user),
+                local=_local_account(user),
+                needs_code=mfa.enrolled(user),
+                provider_name=current_app.config["OIDC_PROVIDER_NAME"],
+                default_days=current_app.config.get("TOKEN_DEFAULT_EXPIRY_DAYS", 90),
+            ),
+            status,
+        )
+    )
+    # A page that shows a token in clear is never stored by a browser or a proxy.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def api_tokens():
+    """Your API tokens; issuing one asks for the password (and code) again first."""
+    user = current_user._get_current_object()
+    authorize(user, "token.manage")
+    form = {"name": "", "expires_in_days": "", "scopes": "read write"}
+    if request.method == "GET":
+        return _tokens_page(user, form, {})
+    form = {key: request.form.get(key, default).strip() for key, default in form.items()}
+    if not _fresh_sign_in(user):
+        if _local_account(user):
+            return redirect(url_for("mfa.reauth", next=url_for("mfa.api_tokens")))
+        return _tokens_page(user, form, {}, status=403)
+    data, errors = _token_form_errors(form)
+    if errors:
+        return _tokens_page(user, form, errors, status=422)
+    token, clear = service.create_token(
+        user,
+        data["name"],
+        actor=user,
+        expires_in_days=data["expires_in_days"],
+        scopes=tuple(dict.fromkeys(sorted(data["scopes"]))),
+    )
+    blank = {"name": "", "expires_in_days": "", "scopes": "read write"}
+    return _tokens_page(user, blank, {}, issued={"token": token, "value": clear}, status=201)
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_api_token(token_id: int):
+    """Revoke one of your own tokens at once (no password needed to take access away)."""
+    user = current_user._get_current_object()
+    authorize(user, "token.manage")
+    token = next((t for t in service.list_tokens(user) if t.id == token_id), None)
+    if token is None:
+        abort(404)
+    service.revoke_token(token.id, user)
+    flash(f"The token “{token.name}” is revoked: it no longer works.", "success")
+    return redirect(url_for("mfa.api_tokens"), 303)

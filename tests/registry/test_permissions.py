@@ -345,6 +345,15 @@ MATRIX = [
      dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
     ("POST", "/account/confirm-password", {"password": "wrong-password"},
      dict(admin=422, caio=422, board=422, member=422, other_team=422, anonymous=302)),
+    # API tokens from the account pages: everyone signed in manages their own; an empty form
+    # is refused naming its fields (the matrix's users signed in just now, so no re-entry);
+    # the spare token is the member's, and anyone else's revoke is as if it did not exist.
+    ("GET", "/account/tokens", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("POST", "/account/tokens", {},
+     dict(admin=422, caio=422, board=422, member=422, other_team=422, anonymous=302)),
+    ("POST", "/account/tokens/{token}/revoke", {},
+     dict(admin=404, caio=404, board=404, member=303, other_team=404, anonymous=302)),
     # SCIM takes only its own bearer token: API tokens and sessions get 401.
     ("GET", "/scim/v2/Users", None,
      dict(admin=401, caio=401, board=401, member=401, other_team=401, anonymous=401)),
