@@ -122,3 +122,17 @@ def test_revoking_takes_a_token_away_at_once_and_only_ones_own(client, factory, 
 def test_signed_out_people_are_sent_to_sign_in(client):
     assert client.get("/account/tokens").status_code == 302
     assert client.post("/account/tokens", data={"name": "x"}).status_code == 302
+
+
+def test_a_single_sign_on_session_issues_tokens_only_soon_after_signing_in(client, login):
+    """Single sign-on has no password here to ask for: a sign-in within the window stands in."""
+    user = login("team")
+    with client.session_transaction() as session:
+        session["auth_method"] = "oidc"
+    assert client.post("/account/tokens", data={"name": "sso", "scopes": "read"}).status_code == 201
+    with client.session_transaction() as session:
+        session["signed_in_at"] -= 301
+    late = client.post("/account/tokens", data={"name": "late", "scopes": "read"})
+    assert late.status_code == 403 and "sign out and sign in again" in late.get_data(as_text=True)
+    names = {t.name for t in db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id))}
+    assert names == {"sso"}
