@@ -14,6 +14,8 @@ TEST_PACKAGES := $(RUN_PACKAGES) chromium poppler-utils wrk openjdk-17-jre-headl
 SYSTEM_PACKAGES ?= $(TEST_PACKAGES)
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
+# The demo (`make run`) asks nobody for a second factor unless told to.
+MFA_REQUIRED_ROLES ?= none
 
 .PHONY: run test test-sqlite test-postgresql lint system-packages run-packages setup bench clean screenshots oidc-provider uswds
 
@@ -66,9 +68,11 @@ run: $(RUN_STAMP) run-packages
 	@echo "|  Demo logins (role, email, password):                                  |"
 	@grep '^login:' instance/demo-logins.txt | while read -r _ role email password; do \
 		printf '|    %-6s %-28s %-32s|\n' "$$role" "$$email" "$$password"; done
+	@echo "|  A second factor is not asked in this demo; production asks it of     |"
+	@echo "|  admin and caio (try it: make run MFA_REQUIRED_ROLES=admin,caio).      |"
 	@echo "+------------------------------------------------------------------------+"
 	@echo
-	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port 5000
+	MFA_REQUIRED_ROLES="$(MFA_REQUIRED_ROLES)" $(BIN)/flask --app wsgi run --host 127.0.0.1 --port 5000
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -20,6 +20,13 @@ Rules for one threshold and one metric
   the limit (``ci_low >= ratio_min``; ``ci_high <= difference_max``), ``fail`` when it lies
   wholly beyond it (``ci_high < ratio_min``; ``ci_low > difference_max``), and
   ``inconclusive`` when it straddles the limit or could not be computed.
+* a bootstrap cannot see the uncertainty of a rate that is 0 or 1 in a group (every resample
+  of "0 of 30" is 0 again), so its interval would collapse onto a point and a verdict could rest
+  on a zero count. When the highest or the lowest group of a rate metric has no event or only
+  events, the interval is widened to cover the exact (Clopper–Pearson) one of the comparison:
+  each of the two groups' rates gets its exact interval at level ``1 - alpha/2`` (Bonferroni, so
+  that both hold together with probability at least ``1 - alpha``), and the ratio or difference
+  takes its extreme values over them. The finding says so.
 
 ``equalized_odds`` takes the worse of its two components.
 
@@ -36,6 +43,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from scipy.stats import beta
 
 from assessments.metrics import group_value
 from assessments.metrics_power import power_note
@@ -443,6 +452,15 @@ def _judge_metric(
         )
     v_hi, v_lo = group_value(hi, metric), group_value(lo, metric)
     assert v_hi is not None and v_lo is not None
+    exact_note = ""
+    if style == "rate":
+        exact = _exact_interval(result, metric, kind, hi, lo, confidence)
+        if exact is not None:
+            ci = exact if ci is None else [min(ci[0], exact[0]), max(ci[1], exact[1])]
+            exact_note = (
+                " A bootstrap cannot show how uncertain a rate of 0 or 1 is, so the interval "
+                "includes the exact (Clopper–Pearson) interval of the two groups' rates."
+            )
     fmt = _value_format(style)
     values = f"({label} {v_hi:.3f} vs {v_lo:.3f})"
     if kind == "ratio_min":
@@ -529,7 +547,51 @@ def _judge_metric(
             "left the value undefined)."
         ),
     }[verdict]
-    return _finding(verdict, f"{sentence} {reason}", value, ci)
+    return _finding(verdict, f"{sentence}{exact_note} {reason}", value, ci)
+
+
+def clopper_pearson(events: int, n: int, confidence: float) -> tuple[float, float]:
+    """The exact two-sided interval of a binomial proportion ``events / n``."""
+    alpha = 1 - confidence
+    low = 0.0 if events <= 0 else float(beta.ppf(alpha / 2, events, n - events + 1))
+    high = 1.0 if events >= n else float(beta.ppf(1 - alpha / 2, events + 1, n - events))
+    return low, high
+
+
+def _exact_interval(
+    result: Mapping[str, Any],
+    metric: str,
+    kind: str,
+    hi: Mapping[str, Any],
+    lo: Mapping[str, Any],
+    confidence: float,
+) -> list[float] | None:
+    """The exact interval of the ratio (or difference) of two groups' rates when either rate is
+    0 or 1, from each rate's Clopper–Pearson interval at ``1 - alpha/2``; None otherwise, or
+    when the result does not say how many people are in each group's denominator."""
+    denominators = (result.get("denominators") or {}).get(metric)
+    groups = list(result.get("by_group") or [])
+    if denominators is None or len(denominators) != len(groups):
+        return None
+    level = 1 - (1 - confidence) / 2
+    bounds = []
+    degenerate = False
+    for group in (hi, lo):
+        n = int(round(denominators[groups.index(group)]))
+        rate = group_value(group, metric)
+        if n <= 0 or rate is None:
+            return None
+        events = int(round(rate * n))
+        degenerate = degenerate or events in (0, n)
+        bounds.append(clopper_pearson(events, n, level))
+    if not degenerate:
+        return None
+    (hi_low, hi_high), (lo_low, lo_high) = bounds
+    if kind == "ratio_min":
+        low = lo_low / hi_high if hi_high > 0 else 0.0
+        high = min(1.0, lo_high / hi_low) if hi_low > 0 else 1.0
+        return [low, high]
+    return [max(0.0, hi_low - lo_high), hi_high - lo_low]
 
 
 def _value_format(style: str) -> Any:

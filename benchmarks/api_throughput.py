@@ -97,6 +97,7 @@ def seed(root: Path, database_url: str, n_pilots: int, instance: Path) -> tuple[
             "DATABASE_URL": database_url,
             "SECRET_KEY": secrets.token_urlsafe(32),
             "UPLOAD_FOLDER": str(instance / "uploads"),
+            "AUDIT_SIGNING_KEY_FILE": str(instance / "audit_signing_key.pem"),
         }
     )
     rng = random.Random(1)
@@ -514,6 +515,7 @@ def main() -> int:
             "SECRET_KEY": secrets.token_urlsafe(48),
             "REGISTRY_ENV": "production",
             "UPLOAD_FOLDER": str(tmp / "uploads"),
+            "AUDIT_SIGNING_KEY_FILE": str(tmp / "audit_signing_key.pem"),
         }
         env.pop("REDIS_URL", None)
         # Both servers run side by side (an idle one costs nothing) so that the baseline can be

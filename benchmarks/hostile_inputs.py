@@ -155,6 +155,7 @@ def main() -> int:
         **os.environ,
         "DATABASE_URL": f"sqlite:///{scratch / 'registry.sqlite3'}",
         "UPLOAD_FOLDER": str(scratch / "uploads"),
+        "AUDIT_SIGNING_KEY_FILE": str(scratch / "audit_signing_key.pem"),
         "SECRET_KEY": "hostile-inputs-benchmark",
         "LOG_LEVEL": "WARNING",
     }

@@ -37,6 +37,7 @@ def make_app(workdir: Path):
             "SECRET_KEY": "bench",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'bench.sqlite3'}",
             "UPLOAD_FOLDER": str(workdir / "uploads"),
+            "AUDIT_SIGNING_KEY_FILE": str(workdir / "audit_signing_key.pem"),
             "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
             "WTF_CSRF_ENABLED": False,
         }

@@ -97,6 +97,7 @@ def seed(database_url: str, uploads: Path, clients: int, per_client: int) -> dic
             "DATABASE_URL": database_url,
             "SECRET_KEY": secrets.token_urlsafe(32),
             "UPLOAD_FOLDER": str(uploads),
+            "AUDIT_SIGNING_KEY_FILE": str(uploads.parent / "audit_signing_key.pem"),
             "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
         }
     )
@@ -190,6 +191,7 @@ def app_env(database_url: str, uploads: Path) -> dict[str, str]:
         SECRET_KEY=secrets.token_urlsafe(32),
         DATABASE_URL=database_url,
         UPLOAD_FOLDER=str(uploads),
+        AUDIT_SIGNING_KEY_FILE=str(uploads.parent / "audit_signing_key.pem"),
         FLASK_APP="wsgi",
     )
     return env

@@ -41,6 +41,7 @@ def main() -> None:
             "SECRET_KEY": "bench",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'bench.sqlite3'}",
             "UPLOAD_FOLDER": str(workdir / "uploads"),
+            "AUDIT_SIGNING_KEY_FILE": str(workdir / "audit_signing_key.pem"),
             "WTF_CSRF_ENABLED": False,
         }
     )

@@ -35,6 +35,7 @@ def make_app(workdir: Path):
         "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'bench.sqlite3'}",
         "UPLOAD_FOLDER": str(workdir / "uploads"), "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
         "SERVER_NAME": "localhost",
+        "AUDIT_SIGNING_KEY_FILE": str(workdir / "audit_signing_key.pem"),
     })
     with app.app_context():
         upgrade()
@@ -113,7 +114,8 @@ def main() -> None:
             "from registry import create_app; from reports import render;"
             "from registry.extensions import db; from registry.catalog.models import Pilot;"
             f"app=create_app({{'SECRET_KEY':'b','SQLALCHEMY_DATABASE_URI':'sqlite:///{workdir / 'bench.sqlite3'}',"
-            f"'UPLOAD_FOLDER':'{workdir / 'uploads'}','SERVER_NAME':'localhost'}});"
+            f"'UPLOAD_FOLDER':'{workdir / 'uploads'}','SERVER_NAME':'localhost',"
+            f"'AUDIT_SIGNING_KEY_FILE':'{workdir / 'audit_signing_key.pem'}'}});"
             "ctx=app.test_request_context(); ctx.push(); r=time.perf_counter();"
             f"render.pilot_report_pdf(db.session.get(Pilot, {pilot_id}));"
             "print(r-t, time.perf_counter()-t, flush=True)"

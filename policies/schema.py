@@ -884,3 +884,73 @@ def nist_index(policy: Mapping[str, Any]) -> dict[str, dict[str, str]]:
                     "summary": sub["summary"],
                 }
     return index
+
+
+_PATH_TOKEN = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+_LINE_PREFIX = re.compile(r"^line (\d+), column \d+: ")
+
+
+_UNSET: Any = object()
+
+
+def compose(text: str) -> yaml.Node | None:
+    """The YAML node tree of `text` (with line marks), or None when it is not YAML."""
+    try:
+        return yaml.compose(text, Loader=_SafeLoader)
+    except (yaml.YAMLError, RecursionError):
+        return None
+
+
+def error_line(text: str, path: str, message: str = "", *, node: Any = _UNSET) -> int | None:
+    """The 1-based line of `text` that an error of `validate_policy` or `parse_yaml` is about.
+
+    A syntax error's message carries its line; a schema error's path (such as
+    ``requirements.III[2].max_age_days``) is followed through the composed YAML nodes, whose
+    marks know where each value starts. A path to a missing key gives the line of the deepest
+    part that exists (the mapping that lacks it); None when even that cannot be found, for
+    example when the text is not YAML at all.
+
+    Parameters
+    ----------
+    text : str
+        The policy document as written.
+    path : str
+        The error's path (``yaml`` for a syntax error, ``document`` for the whole text).
+    message : str, optional
+        The error's message (a syntax error's line is read from it).
+    node : yaml.Node, optional
+        ``compose(text)`` when the caller locates several errors of one text.
+
+    Returns
+    -------
+    int or None
+    """
+    if path == "yaml":
+        match = _LINE_PREFIX.match(message)
+        return int(match.group(1)) if match else None
+    if node is _UNSET:
+        node = compose(text)
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for index, key in _PATH_TOKEN.findall(path):
+        if index and isinstance(node, yaml.SequenceNode) and int(index) < len(node.value):
+            node = node.value[int(index)]
+            line = node.start_mark.line + 1
+            continue
+        if key and isinstance(node, yaml.MappingNode):
+            found = next(
+                (
+                    (key_node, value_node)
+                    for key_node, value_node in node.value
+                    if isinstance(key_node, yaml.ScalarNode) and key_node.value == key
+                ),
+                None,
+            )
+            if found is not None:
+                # The key's line: a block value starts on the lines below it.
+                line = found[0].start_mark.line + 1
+                node = found[1]
+                continue
+        break
+    return line

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import threading
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from policies.diff import changed_sections, readable_diff
 from policies.errors import PolicyInvalid
 from policies.models import PolicyVersion
-from policies.schema import library_yaml, load_policy_text
+from policies.outline import outline
+from policies.schema import compose, error_line, library_yaml, load_policy_text
 from registry import audit, signals
 from registry.auth.permissions import authorize
 from registry.errors import Conflict, NotFound, ValidationFailed
@@ -197,6 +199,39 @@ def publish(draft: PolicyVersion, actor) -> PolicyVersion:
     return draft
 
 
+def previous_version(version: PolicyVersion) -> PolicyVersion | None:
+    """What a version is read against: for a draft, the active version (what publishing it
+    would change); for a published one, the version published just before it."""
+    if not version.is_published:
+        active = active_version()
+        return active if active is not None and active.id != version.id else None
+    return db.session.scalar(
+        select(PolicyVersion)
+        .where(
+            PolicyVersion.published_at.is_not(None),
+            PolicyVersion.id != version.id,
+            PolicyVersion.published_at <= version.published_at,
+        )
+        .order_by(PolicyVersion.published_at.desc(), PolicyVersion.id.desc())
+        .limit(1)
+    )
+
+
+def diff_against_previous(version: PolicyVersion) -> dict[str, Any] | None:
+    """A readable diff of a version against its previous one, or None when it has none."""
+    previous = previous_version(version)
+    if previous is None:
+        return None
+    return {
+        "against": previous.label,
+        "against_id": previous.id,
+        "diff": readable_diff(
+            previous.body, version.body, old_label=previous.label, new_label=version.label
+        ),
+        "sections": changed_sections(previous.body, version.body),
+    }
+
+
 def diff_against_active(version: PolicyVersion) -> dict[str, Any]:
     """A readable diff of a version against the active one."""
     active = active_version()
@@ -211,6 +246,31 @@ def diff_against_active(version: PolicyVersion) -> dict[str, Any]:
         ),
         "sections": changed_sections(old, version.body) if old else None,
     }
+
+
+def summary(version: PolicyVersion) -> dict[str, Any]:
+    """A stored version's sections in words (thresholds, checklist, questionnaire)."""
+    return outline(document(version))
+
+
+_SYNTAX_PREFIX = re.compile(r"^line \d+, column (\d+): ")
+
+
+def located_errors(body: str, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """Each validation error with the line (and for a syntax error the column) of `body` it is
+    about, in line order; `path` is empty for a syntax error."""
+    located = []
+    tree = compose(body) if any(path != "yaml" for path in errors) else None
+    for path, messages in errors.items():
+        for message in messages:
+            syntax = _SYNTAX_PREFIX.match(message) if path == "yaml" else None
+            located.append({
+                "line": error_line(body, path, message, node=tree),
+                "column": int(syntax.group(1)) if syntax else None,
+                "path": "" if path in ("yaml", "document") else path,
+                "message": message[syntax.end():] if syntax else message,
+            })
+    return sorted(located, key=lambda e: (e["line"] is None, e["line"] or 0))
 
 
 def install_library(actor=None) -> PolicyVersion:

@@ -53,19 +53,20 @@ def policy_new():
         except ValidationFailed as error:
             errors = error.errors
         else:
-            flash(f"Saved draft {draft.label}. Review the diff, then publish.", "success")
+            flash(f"Saved draft {draft.label}. Review the changes, then publish.", "success")
             return redirect(url_for("policies.policy_detail", version_id=draft.id))
-    return render_template("policies/new.html", body=body, errors=errors), (422 if errors else 200)
+    problems = store.located_errors(body, errors)
+    return render_template(
+        "policies/new.html",
+        body=body,
+        notes=request.form.get("notes", ""),
+        problems=problems,
+        error_lines=sorted({p["line"] for p in problems if p["line"]}),
+    ), (422 if errors else 200)
 
 
-@bp.get("/admin/policies/<int:version_id>")
-@login_required
-def policy_detail(version_id: int):
-    """Show a version, its diff against the active version, and (for drafts) publish."""
-    authorize(current_user, "policy.read")
-    version = store.get_version(version_id)
-    diff = store.diff_against_active(version)
-    lines = [
+def _diff_lines(text: str) -> list[dict[str, str]]:
+    return [
         {
             "text": line,
             "css": "diff-add"
@@ -74,9 +75,25 @@ def policy_detail(version_id: int):
             if line.startswith("-") and not line.startswith("---")
             else "",
         }
-        for line in diff["diff"].splitlines()
+        for line in text.splitlines()
     ]
-    return render_template("policies/detail.html", version=version, diff=diff, lines=lines)
+
+
+@bp.get("/admin/policies/<int:version_id>")
+@login_required
+def policy_detail(version_id: int):
+    """Show a version in words (thresholds, checklist, questionnaire) and its changes against
+    the previous version when there is one; a draft can be published from here."""
+    authorize(current_user, "policy.read")
+    version = store.get_version(version_id)
+    diff = store.diff_against_previous(version)
+    return render_template(
+        "policies/detail.html",
+        version=version,
+        outline=store.summary(version),
+        diff=diff,
+        lines=_diff_lines(diff["diff"]) if diff else [],
+    )
 
 
 @bp.route("/admin/policies/<int:version_id>/publish", methods=["GET", "POST"])

@@ -153,6 +153,8 @@ def register_blueprints(app: Flask) -> None:
     from registry.auth import need_to_know
     from registry.auth.api import blp as tokens_api
     from registry.auth.api_auth import authenticate_api_request
+    from registry.auth.mfa_views import bp as mfa_views
+    from registry.auth.organization_views import bp as organization_views
     from registry.auth.organizations_api import blp as organizations_api
     from registry.auth.scim_views import bp as scim_views
     from registry.auth.views import bp as auth_views
@@ -189,6 +191,8 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (
         site_views,
         auth_views,
+        mfa_views,
+        organization_views,
         catalog_views,
         policies_views,
         assessments_views,

@@ -51,6 +51,8 @@ _ENV_KEYS = {
     "AUDIT_CHECKPOINT_INTERVAL_SECONDS": int,
     "AUDIT_CHECKPOINT_COPY_FILE": str,
     "TOKEN_DEFAULT_EXPIRY_DAYS": int,
+    "INVITATION_EXPIRY_HOURS": int,
+    "AGENCY_NAME": str,
     "HSTS_SECONDS": int,
     "BIAS_CHECK_TIMEOUT_SECONDS": int,
     "JOB_HEARTBEAT_SECONDS": int,
@@ -60,6 +62,8 @@ _ENV_KEYS = {
     "OIDC_ISSUER": str,
     "OIDC_CLIENT_ID": str,
     "OIDC_CLIENT_SECRET": str,
+    "OIDC_CLIENT_PRIVATE_KEY": str,
+    "OIDC_CLIENT_KEY_ID": str,
     "OIDC_SCOPES": str,
     "OIDC_ROLE_CLAIM": str,
     "OIDC_ROLE_MAP": json.loads,
@@ -68,6 +72,11 @@ _ENV_KEYS = {
     "LOCAL_LOGIN_BREAK_GLASS": str,
     "SESSION_IDLE_MINUTES": int,
     "SESSION_MAX_HOURS": int,
+    # Comma-separated roles; "none" requires a second factor of nobody.
+    "MFA_REQUIRED_ROLES": lambda v: tuple(
+        r.strip() for r in v.split(",") if r.strip() and r.strip().lower() != "none"
+    ),
+    "REAUTH_MAX_AGE_SECONDS": int,
 }
 
 
@@ -177,6 +186,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "AUDIT_CHECKPOINT_INTERVAL_SECONDS": 3600,
         # Days until an API token expires when its issuer does not say (API and command line).
         "TOKEN_DEFAULT_EXPIRY_DAYS": 90,
+        # An invitation link (set your first password) works once, for this many hours.
+        "INVITATION_EXPIRY_HOURS": 72,
+        # The agency named on the board packet's cover; the root organisation's name if unset.
+        "AGENCY_NAME": None,
         # Strict-Transport-Security max-age with REGISTRY_ENV=production (one year); 0 omits it.
         "HSTS_SECONDS": 365 * 24 * 3600,
         # No job is ever stuck (assessments.job_recovery). A process beats a heartbeat every
@@ -196,6 +209,11 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "OIDC_ISSUER": None,
         "OIDC_CLIENT_ID": None,
         "OIDC_CLIENT_SECRET": None,
+        # A PEM private key file (RSA, or EC P-256): the client then authenticates at the
+        # token endpoint with private_key_jwt (Login.gov) instead of the secret; the key id
+        # goes into the assertion's header when the provider wants one.
+        "OIDC_CLIENT_PRIVATE_KEY": None,
+        "OIDC_CLIENT_KEY_ID": None,
         "OIDC_SCOPES": "openid email profile",
         "OIDC_ROLE_CLAIM": "groups",
         "OIDC_ROLE_MAP": {},
@@ -206,6 +224,12 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Web sessions end after this long without a request, and this long after sign-in.
         "SESSION_IDLE_MINUTES": 30,
         "SESSION_MAX_HOURS": 12,
+        # Password sign-in asks these roles for a second factor (an authenticator app code);
+        # they set one up at their first sign-in. Other roles may set one up. Single sign-on
+        # is not affected: the identity provider does its own multi-factor checks.
+        "MFA_REQUIRED_ROLES": ("admin", "caio"),
+        # Changing the second factor needs the password (and a code) entered this recently.
+        "REAUTH_MAX_AGE_SECONDS": 300,
     }
 
 

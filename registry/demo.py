@@ -7,11 +7,34 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from registry.auth import organizations
 from registry.auth import service as auth_service
 from registry.catalog import service as catalog_service
 from registry.catalog.models import DataSource, Pilot
-from registry.demo_data import AGENCY, AGENCY_NAME, DATA_SOURCES, PILOTS, USERS
+from registry.demo_data import (
+    AGENCY,
+    AGENCY_NAME,
+    DATA_SOURCES,
+    ORGANIZATION_OF_BUREAU,
+    ORGANIZATIONS,
+    PILOTS,
+    USERS,
+)
 from registry.extensions import db
+
+
+def seed_organizations() -> None:
+    """The city's departments and offices; a root still named as the migration left it
+    takes the city's name."""
+    root = organizations.root()
+    if root.name == "Agency":
+        organizations.update_organization(root, {"name": AGENCY_NAME}, actor=None)
+    for code, name, parent in ORGANIZATIONS:
+        if organizations.by_code(code) is None:
+            parent_id = organizations.by_code(parent).id if parent else root.id
+            organizations.create_organization(
+                {"name": name, "code": code, "parent_id": parent_id}, actor=None
+            )
 
 
 def seed_users() -> dict:
@@ -52,6 +75,7 @@ def seed_pilots(users: dict, sources: dict[str, DataSource]) -> list[Pilot]:
                 team_member_emails=spec["team"],
                 data_source_ids=[sources[name].id for name in spec["data_sources"]],
                 hi_justification=spec.get("HI_justification"),
+                organization_id=ORGANIZATION_OF_BUREAU.get(spec.get("agency_bureau")),
             )
             pilot = catalog_service.create_pilot(data, owner)
         pilots.append(pilot)
@@ -73,6 +97,7 @@ def seed_demo(force: bool) -> None:
             err=True,
         )
         raise click.exceptions.Exit(2)
+    seed_organizations()
     users = seed_users()
     admin = users["admin@demo.gov"]
     sources = seed_data_sources(admin)

@@ -7,6 +7,23 @@ from registry.catalog.vocabulary import ReviewStatus, Stage
 AGENCY = "MCG"
 AGENCY_NAME = "Metro City Government"
 
+# The city's departments and offices under the root organisation: (code, name, parent code);
+# a pilot joins the one its bureau names (`ORGANIZATION_OF_BUREAU`).
+ORGANIZATIONS = [
+    ("DOB", "Department of Buildings", None),
+    ("DPW", "Department of Public Works", None),
+    ("WATER", "Water Department", "DPW"),
+    ("HSD", "Human Services Department", None),
+    ("CFS", "Children and Family Services", "HSD"),
+    ("LABOR", "Department of Labor", None),
+    ("MAYOR", "Office of the Mayor", None),
+    ("CSO", "Customer Service Office", "MAYOR"),
+    ("OIA", "Office of Immigrant Affairs", "MAYOR"),
+    ("OCS", "Office of Court Services", None),
+    ("TRANSIT", "Transit Authority", None),
+]
+ORGANIZATION_OF_BUREAU = {name: code for code, name, _ in ORGANIZATIONS}
+
 USERS = [
     {
         "email": "admin@demo.gov",
@@ -31,6 +48,15 @@ USERS = [
         "name": "Beatrice Lang",
         "role": "board",
         "password": "demo-board-pass-2026",
+    },
+    {
+        # Human Services' own oversight board: its dashboard shows that department and the
+        # offices under it only.
+        "email": "board.hsd@demo.gov",
+        "name": "Hana Sato",
+        "role": "board",
+        "organization": "HSD",
+        "password": "demo-board-hsd-pass-2026",
     },
     {
         "email": "team@demo.gov",

@@ -24,12 +24,18 @@ class Badge:
     symbol: str
 
 
+#: The shape beside a risk tier wherever it is shown (badges, charts): taller is higher impact.
+TIER_SYMBOLS = {"I": "▁", "II": "▃", "III": "▅", "IV": "▇"}
+NO_TIER_SYMBOL = "○"
+
+
 def tier_badge(tier: str | None, source: str | None = None) -> Badge:
     if not tier:
-        return Badge("Tier not assessed", "badge badge-none", "○")
+        return Badge("Tier not assessed", "badge badge-none", NO_TIER_SYMBOL)
     suffix = " (CAIO override)" if source == "override" else ""
-    symbols = {"I": "▁", "II": "▃", "III": "▅", "IV": "▇"}
-    return Badge(f"Tier {tier}{suffix}", f"badge badge-tier-{tier.lower()}", symbols.get(tier, ""))
+    return Badge(
+        f"Tier {tier}{suffix}", f"badge badge-tier-{tier.lower()}", TIER_SYMBOLS.get(tier, "")
+    )
 
 
 def status_badge(status: str) -> Badge:
@@ -234,6 +240,11 @@ def init_app(app: Flask) -> None:
             {"endpoint": "catalog.data_source_list", "label": "Data sources", "action": None},
             *app.extensions["registry"]["nav"],
             {"endpoint": "auth.users", "label": "Users", "action": "user.manage"},
+            {
+                "endpoint": "organizations.organization_tree",
+                "label": "Organisations",
+                "action": "organization.update",
+            },
         ]
         links = [
             {"url": url_for(item["endpoint"]), "label": item["label"], "endpoint": item["endpoint"]}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from registry.auth import organizations
 from registry.auth.permissions import authorize
 from registry.catalog import vocabulary
 from registry.request_limits import upload_route
@@ -73,10 +74,22 @@ def _filters() -> tuple[dict[str, str], dict[str, str]]:
     return {k: v for k, v in raw.items() if k not in errors}, errors
 
 
+def agency_pages() -> dict[str, str]:
+    """The address of each organisation's public page, by its code and by its name in lower
+    case: an agency as published (its abbreviation, or else its name) links to its page."""
+    pages: dict[str, str] = {}
+    for organization in organizations.list_organizations():
+        url = url_for("public.agency_page", code=organization.code)
+        pages.setdefault(organization.name.lower(), url)
+        pages[organization.code.lower()] = url
+    return pages
+
+
 @bp.get("/inventory")
 def inventory_page():
     """The public AI use-case inventory: search, filters and pages that keep them."""
     filters, errors = _filters()
+    chosen = organizations.by_code(filters["agency"]) if filters.get("agency") else None
     page, size = page_args()
     total = inventory.count_rows(filters)
     rows = list(inventory.export_rows(filters, page=page, page_size=size))
@@ -92,6 +105,10 @@ def inventory_page():
         topic_areas=inventory.topic_areas(),
         stages=tuple(vocabulary.STAGE_TO_OMB.values()),
         impacts=vocabulary.IS_HIGH_IMPACT,
+        agency_pages=agency_pages(),
+        agency_page={"name": chosen.name, "url": url_for("public.agency_page", code=chosen.code)}
+        if chosen is not None
+        else None,
     )
 
 

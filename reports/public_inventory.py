@@ -15,7 +15,7 @@ import io
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from registry.auth import organizations
 from registry.catalog import public_record
@@ -32,7 +32,10 @@ V = PublishedVersion
 
 
 def _agency_condition(agency: str):
-    """An organisation's code (its bureaus and offices included) or the agency as published."""
+    """An organisation's code (its bureaus and offices included) or the agency as published.
+
+    Below the root, a use case whose bureau or office is withheld is not listed under its
+    bureau: listing it there would tell what the record hides."""
     organization = organizations.by_code(agency)
     by_text = func.lower(V.agency) == agency.lower()
     if organization is None:
@@ -40,7 +43,11 @@ def _agency_condition(agency: str):
     pilot_ids = select(Pilot.id).where(
         Pilot.organization_id.in_(organizations.subtree_ids([organization.id]))
     )
-    return or_(by_text, V.pilot_id.in_(pilot_ids))
+    by_organization = V.pilot_id.in_(pilot_ids)
+    if organization.parent_id is not None:
+        bureau = func.coalesce(V.row["agency_bureau"].as_string(), "")
+        by_organization = and_(by_organization, bureau != public_record.WITHHELD)
+    return or_(by_text, by_organization)
 
 
 def _conditions(filters: Mapping[str, Any]) -> list:

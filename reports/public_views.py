@@ -1,5 +1,6 @@
 """Public pages read from stored published versions: a permalink per use case (with how many
-concerns and incidents it had) and the inventory's history with its downloads."""
+concerns and incidents it had), a page per agency, bureau or office, and the inventory's
+history with its downloads."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import datetime as dt
 from flask import Blueprint, render_template, request
 
 from assessments import concerns
+from registry.auth import organizations
 from registry.catalog import lifecycle, public_record
 from registry.errors import NotFound
+from registry.web import Pager, page_args
 from reports import public_inventory
-from reports.inventory_views import LABELS
+from reports.inventory_views import LABELS, agency_pages
 
 bp = Blueprint("public", __name__, template_folder="templates")
 
@@ -68,4 +71,33 @@ def use_case(use_case_id: str):
         counts=concerns.public_counts(version.pilot_id) if version.pilot_id else None,
         versions=public_inventory.versions_of(use_case_id),
         label=lifecycle.public_record_label,
+    )
+
+
+@bp.get("/agencies/<code>")
+def agency_page(code: str):
+    """An agency's, bureau's or office's public use cases, with its bureaus and offices."""
+    organization = organizations.by_code(code[:40])
+    if organization is None:
+        raise NotFound(
+            f"There is no agency, bureau or office with the code {code[:40]}. Find it in the "
+            "inventory's list of agencies."
+        )
+    filters = {"agency": organization.code}
+    page, size = page_args()
+    total = public_inventory.count_rows(filters)
+    children = []
+    for branch in organizations.children_of(organization):
+        count = public_inventory.count_rows({"agency": branch.code})
+        # An office with nothing published is left out: the public page lists what is public.
+        if count:
+            children.append({"organization": branch, "count": count})
+    return render_template(
+        "reports/agency.html",
+        organization=organization,
+        path=organizations.path_to(organization)[:-1],
+        rows=list(public_inventory.export_rows(filters, page=page, page_size=size)),
+        pager=Pager(page, size, total),
+        children=children,
+        agency_pages=agency_pages(),
     )

@@ -19,9 +19,15 @@ from policies import store as policy_store
 from policies.fairness import BINARY_REPORT_TABLE, TASK_LABELS
 from registry.audit.service import jsonable
 from registry.catalog.models import Pilot
-from registry.catalog.vocabulary import REVIEW_STATUS_LABELS, RISK_TIERS, STAGE_LABELS
+from registry.catalog.vocabulary import (
+    APPROVED_STATUSES,
+    REVIEW_STATUS_LABELS,
+    RISK_TIERS,
+    STAGE_LABELS,
+    ReviewStatus,
+)
 from reports import data as report_data
-from reports.charts import bar_chart_svg
+from reports.charts import DEFAULT_STYLE, STATUS_STYLES, TIER_STYLES, bar_chart_svg
 from reports.csv_safety import safe_row
 from reports.pdf import render_pdf
 from reports.print_svg import print_svg
@@ -72,14 +78,39 @@ def pilot_report_pdf(pilot: Pilot) -> bytes:
 def _charts(pf: dict[str, Any]) -> list[dict[str, Any]]:
     specs = [
         ("tier", "Pilots by risk tier", "Risk tier",
-         [(f"Tier {r['value']}" if r["value"] else "Not assessed", r["count"]) for r in pf["by_tier"]]),
-        ("stage", "Pilots by stage", "Stage", [(STAGE_LABELS[r["value"]], r["count"]) for r in pf["by_stage"]]),
+         [(f"Tier {r['value']}" if r["value"] else "Not assessed", r["count"]) for r in pf["by_tier"]],
+         [TIER_STYLES[r["value"]] for r in pf["by_tier"]]),
+        ("stage", "Pilots by stage", "Stage", [(STAGE_LABELS[r["value"]], r["count"]) for r in pf["by_stage"]],
+         [DEFAULT_STYLE for _ in pf["by_stage"]]),
         ("status", "Pilots by review status", "Review status",
-         [(REVIEW_STATUS_LABELS[r["value"]], r["count"]) for r in pf["by_status"]]),
+         [(REVIEW_STATUS_LABELS[r["value"]], r["count"]) for r in pf["by_status"]],
+         [STATUS_STYLES[r["value"]] for r in pf["by_status"]]),
     ]
     return [{"key": key, "title": title, "label": label, "rows": rows,
-             "svg": bar_chart_svg(key, title, [r[0] for r in rows], [r[1] for r in rows])}
-            for key, title, label, rows in specs]
+             "svg": bar_chart_svg(key, title, [r[0] for r in rows], [r[1] for r in rows], styles)}
+            for key, title, label, rows, styles in specs]
+
+
+def dashboard_kpis(pf: dict[str, Any]) -> list[dict[str, Any]]:
+    """The figures at the top of the dashboard, each with where it is explained or listed;
+    `attention` marks a figure that is a problem when it is not zero."""
+    by_status = {r["value"]: r["count"] for r in pf["by_status"]}
+    approved = sum(by_status.get(s.value, 0) for s in APPROVED_STATUSES)
+    return [
+        {"key": "total", "label": "AI use cases", "value": pf["total"], "attention": False,
+         "url": url_for("catalog.pilot_list")},
+        {"key": "approved", "label": "Approved", "value": approved, "attention": False,
+         "url": "#status-heading"},
+        {"key": "awaiting_decision", "label": "Awaiting a decision",
+         "value": by_status.get(ReviewStatus.SUBMITTED.value, 0), "attention": False,
+         "url": url_for("catalog.pilot_list", review_status=ReviewStatus.SUBMITTED.value)},
+        {"key": "in_use_without_approval", "label": "In use without approval",
+         "value": len(pf["in_use_without_approval"]), "attention": True, "url": "#unapproved-heading"},
+        {"key": "serious_incidents", "label": "Open serious incidents",
+         "value": len(pf["serious_incidents"]), "attention": True, "url": "#incidents-heading"},
+        {"key": "overdue_conditions", "label": "Overdue conditions",
+         "value": len(pf["overdue_conditions"]), "attention": True, "url": "#conditions-heading"},
+    ]
 
 
 def dashboard_blocks(pf: dict[str, Any]) -> list[dict[str, Any]]:
@@ -140,6 +171,13 @@ def _summaries(pf: dict[str, Any]) -> dict[int, dict[str, Any]]:
     return summaries
 
 
+def agency_name() -> str:
+    """Whose packet this is: AGENCY_NAME when configured, else the root organisation's name."""
+    from registry.auth.organizations import root
+
+    return (current_app.config.get("AGENCY_NAME") or "").strip() or root().name
+
+
 def board_packet_html(since: dt.date | None, *, preview: bool,
                       organization_ids: set[int] | None = None) -> str:
     pf = report_data.portfolio(since=since, organization_ids=organization_ids)
@@ -154,8 +192,11 @@ def board_packet_html(since: dt.date | None, *, preview: bool,
                    for p in pf["pilots_by_priority"]],
         "decisions": [row["decision"].id for row in pf["decisions"]],
     }
+    by_status = {r["value"]: r["count"] for r in pf["by_status"]}
     return render_template(
         "reports/board_packet.html", portfolio=pf, summaries=summaries, charts=charts, task_labels=TASK_LABELS,
+        agency=agency_name(), prepared=workflow.today(), awaiting_decision=by_status.get(ReviewStatus.SUBMITTED.value, 0),
+        status_labels=REVIEW_STATUS_LABELS,
         verification=report_data.verification(digest_input), preview=preview,
         doc_title="AI portfolio board packet", doc_author=AUTHOR,
         doc_subject=f"Governance board packet, decisions since {pf['since']}",

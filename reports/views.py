@@ -7,6 +7,7 @@ import datetime as dt
 from flask import Blueprint, Response, render_template, request
 from flask_login import current_user, login_required
 
+from registry.auth import organizations
 from registry.auth.permissions import authorize, oversight_scope
 from registry.catalog import service as catalog
 from registry.errors import ValidationFailed
@@ -39,8 +40,17 @@ def pdf_response(pdf: bytes, filename: str) -> Response:
 def dashboard():
     """The governance board's dashboard."""
     authorize(current_user, "dashboard.read")
-    pf = report_data.portfolio(organization_ids=oversight_scope(current_user))
-    return render_template("reports/dashboard.html", pf=pf, blocks=render.dashboard_blocks(pf))
+    scope = oversight_scope(current_user)
+    pf = report_data.portfolio(organization_ids=scope)
+    covers = organizations.tops_of(scope)
+    return render_template(
+        "reports/dashboard.html",
+        pf=pf,
+        kpis=render.dashboard_kpis(pf),
+        blocks=render.dashboard_blocks(pf),
+        # Said only when the reader oversees part of the tree, not all of it.
+        covers=[o.name for o in covers] if any(o.parent_id is not None for o in covers) else [],
+    )
 
 
 @bp.get("/pilots/<int:pilot_id>/report")

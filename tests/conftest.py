@@ -29,7 +29,14 @@ BASE_CONFIG = {
     # A cheap scrypt keeps the suite fast; production uses werkzeug's default cost.
     "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
     "TOKEN_LAST_USED_RESOLUTION_SECONDS": 0,
+    # The product requires a second factor of administrators and CAIOs (MFA_REQUIRED_ROLES).
+    # Most tests are about something else and sign those roles in with a password alone;
+    # the multi-factor tests (tests/registry/test_mfa.py, tests/browser/test_mfa.py) turn the
+    # requirement back on with REQUIRED_MFA, and `login` completes the second step for any
+    # user given an app with `factory.enrol_mfa`.
+    "MFA_REQUIRED_ROLES": (),
 }
+REQUIRED_MFA = {"MFA_REQUIRED_ROLES": ("admin", "caio")}
 
 
 def pytest_report_header(config):
@@ -129,13 +136,20 @@ def database_uri(database_template, tmp_path):
 
 
 @pytest.fixture
-def app(database_uri, tmp_path):
+def app_config():
+    """Settings a test module adds to BASE_CONFIG: override this fixture in the module."""
+    return {}
+
+
+@pytest.fixture
+def app(database_uri, tmp_path, app_config):
     from registry import create_app
     from registry.extensions import db
 
     app = create_app(
         {
             **BASE_CONFIG,
+            **app_config,
             "SQLALCHEMY_DATABASE_URI": database_uri,
             "UPLOAD_FOLDER": str(tmp_path / "uploads"),
             "AUDIT_SIGNING_KEY_FILE": str(tmp_path / "audit_signing_key.pem"),
@@ -191,6 +205,9 @@ def login(client, factory):
         user = user or factory.user(role)
         response = client.post("/login", data={"email": user.email, "password": factory.PASSWORD})
         assert response.status_code == 302, response.get_data(as_text=True)
+        if response.location.endswith("/login/code"):
+            response = client.post("/login/code", data={"code": factory.totp_code(user)})
+            assert response.status_code == 302, response.get_data(as_text=True)
         return user
 
     return sign_in

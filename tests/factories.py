@@ -28,6 +28,41 @@ class Factory:
             actor=None,
         )
 
+    def enrol_mfa(self, user) -> list[str]:
+        """Set up an authenticator app for the user, as the set-up page does; the recovery codes.
+
+        The secret is on `user.mfa.secret`; `totp_code` gives the codes its app would show.
+        """
+        from registry.auth import mfa
+
+        mfa.pending_secret(user)
+        return mfa.confirm_enrolment(user, self.totp_code(user))
+
+    def totp_code(self, user) -> str:
+        """A code the user's app shows now (give or take a step) that sign-in has not used yet.
+
+        When every step sign-in accepts now is used up, the record is moved back one step, as
+        if the next code had come up: tests that sign in many times never wait for the clock.
+        """
+        import time
+
+        import pyotp
+
+        from registry.auth import mfa
+        from registry.auth.models import MfaEnrolment
+        from registry.extensions import db
+
+        row = db.session.get(MfaEnrolment, user.id)
+        db.session.refresh(row)
+        totp = pyotp.TOTP(row.secret)
+        now = int(time.time()) // totp.interval
+        step = now if row.last_step is None or row.last_step < now else row.last_step + 1
+        if step > now + mfa.DRIFT_STEPS:
+            row.last_step = now - 1
+            db.session.commit()
+            step = now
+        return totp.generate_otp(step)
+
     def token(self, user) -> str:
         return auth_service.issue_token(user, "test", actor=None)
 

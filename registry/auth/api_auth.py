@@ -35,6 +35,11 @@ def authenticate_api_request() -> None:
     if not request.path.startswith("/api/") or is_public_api_path(request.path):
         return
     g.api_user, scopes = tokens.authenticate(request.headers.get("Authorization"))
+    if g.api_user.must_change_password:
+        raise Forbidden(
+            "This account must change the password an administrator set before it can use "
+            "the API: sign in on the web and choose a new password."
+        )
     # Checked here, before any view parses the body: a read-only token writes nothing.
     if request.method not in tokens.SAFE_METHODS and "write" not in scopes:
         raise Forbidden(

@@ -6,7 +6,18 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.extensions import db
@@ -18,6 +29,9 @@ ROLE_LABELS = {
     "board": "Governance board",
     "team": "Project team",
 }
+
+# The primary role shown on pages is the strongest one a user holds.
+ROLE_STRENGTH = {"admin": 0, "caio": 1, "board": 2, "team": 3}
 
 
 def new_session_nonce() -> str:
@@ -84,6 +98,11 @@ class User(UserMixin, db.Model):
     # Deleted by the identity provider (SCIM): kept for its history and authorship, gone from
     # SCIM and sign-in.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when an administrator typed the password on the users page: that person signs in
+    # with it once and must choose their own before anything else opens.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -92,6 +111,9 @@ class User(UserMixin, db.Model):
         back_populates="user", cascade="all, delete-orphan", order_by="RoleAssignment.id"
     )
     organization: Mapped[Organization | None] = relationship(lazy="joined")
+    mfa: Mapped[MfaEnrolment | None] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
 
     @property
     def roles(self) -> frozenset[str]:
@@ -135,6 +157,44 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship(back_populates="tokens")
 
 
+class MfaEnrolment(db.Model):
+    """A password account's authenticator app (TOTP, RFC 6238): pending until confirmed.
+
+    `last_step` is the 30-second time step of the last code accepted: a code for that step or
+    an earlier one is refused, so an overheard code can't be replayed within its window.
+    """
+
+    __tablename__ = "mfa_enrolments"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[str] = mapped_column(String(64))
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # None while the user has scanned the code but not yet confirmed it with a current code.
+    enrolled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    user: Mapped[User] = relationship(back_populates="mfa")
+    recovery_codes: Mapped[list[MfaRecoveryCode]] = relationship(
+        cascade="all, delete-orphan", order_by="MfaRecoveryCode.id"
+    )
+
+
+class MfaRecoveryCode(db.Model):
+    """A one-time recovery code, for when the authenticator app is lost; only its sha256."""
+
+    __tablename__ = "mfa_recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("mfa_enrolments.user_id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class LoginCounter(db.Model):
     """A sign-in throttle counter in a fixed window, shared by every process on the database.
 
@@ -162,3 +222,25 @@ class ScimToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Invitation(db.Model):
+    """A one-time link that lets an invited person set their first password.
+
+    Only the link token's sha256 is stored. It works once (`used_at`) and until `expires_at`;
+    a newer invitation of the same person replaces it (`revoked_at`).
+    """
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])

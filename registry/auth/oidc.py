@@ -5,23 +5,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client import OAuth
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from flask import Flask, current_app
 from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import select
 
 from registry import audit
 from registry.auth import organizations
-from registry.auth.models import ROLES, RoleAssignment, User, new_session_nonce
+from registry.auth.models import ROLE_STRENGTH, ROLES, RoleAssignment, User, new_session_nonce
 from registry.errors import ValidationFailed
 from registry.extensions import db
 
 log = logging.getLogger(__name__)
-# The primary role shown on pages is the strongest one the claims give.
-ROLE_STRENGTH = {"admin": 0, "caio": 1, "board": 2, "team": 3}
 EXTENSION = "registry.oidc"
 
 
@@ -41,15 +42,49 @@ def init_app(app: Flask) -> None:
     issuer = app.config.get("OIDC_ISSUER")
     if not issuer:
         return
+    client_kwargs = {"scope": app.config["OIDC_SCOPES"], "code_challenge_method": "S256"}
+    secret: Any = app.config["OIDC_CLIENT_SECRET"]
+    auth_methods = None
+    if app.config.get("OIDC_CLIENT_PRIVATE_KEY"):
+        # private_key_jwt (RFC 7523): Authlib signs a fresh assertion for every token request,
+        # and the key takes the secret's place.
+        secret, alg = load_client_key(
+            app.config["OIDC_CLIENT_PRIVATE_KEY"], app.config.get("OIDC_CLIENT_KEY_ID")
+        )
+        client_kwargs["token_endpoint_auth_method"] = PrivateKeyJWT.name
+        kid = app.config.get("OIDC_CLIENT_KEY_ID")
+        auth_methods = [PrivateKeyJWT(headers={"kid": kid} if kid else None, alg=alg)]
     oauth = OAuth(app)
     oauth.register(
         "oidc",
         client_id=app.config["OIDC_CLIENT_ID"],
-        client_secret=app.config["OIDC_CLIENT_SECRET"],
+        client_secret=secret,
         server_metadata_url=issuer.rstrip("/") + "/.well-known/openid-configuration",
-        client_kwargs={"scope": app.config["OIDC_SCOPES"], "code_challenge_method": "S256"},
+        client_kwargs=client_kwargs,
+        client_auth_methods=auth_methods,
     )
     app.extensions[EXTENSION] = oauth
+
+
+def load_client_key(path: str, key_id: str | None) -> tuple[RSAKey | ECKey, str]:
+    """The client's private key from a PEM file, and the algorithm it signs with (RS256 for
+    RSA, ES256 for EC P-256); a missing or unusable file stops the app with the setting named."""
+    try:
+        pem = Path(path).read_bytes()
+    except OSError as error:
+        raise RuntimeError(
+            f"OIDC_CLIENT_PRIVATE_KEY: cannot read {path}: {error.strerror}"
+        ) from None
+    parameters = {"kid": key_id} if key_id else None
+    for key_class, alg in ((RSAKey, "RS256"), (ECKey, "ES256")):
+        try:
+            key = key_class.import_key(pem, parameters)
+        except (ValueError, TypeError, JoseError):
+            continue
+        if key.is_private:
+            return key, alg
+        raise RuntimeError(f"OIDC_CLIENT_PRIVATE_KEY: {path} holds a public key, not a private one")
+    raise RuntimeError(f"OIDC_CLIENT_PRIVATE_KEY: {path} is not an RSA or EC private key in PEM")
 
 
 def enabled() -> bool:
@@ -66,6 +101,13 @@ def exchange_code() -> dict[str, Any]:
     try:
         token = client().authorize_access_token()
     except OAuthError as error:
+        if error.error == "invalid_client":
+            raise SignInRefused(
+                "oauth:invalid_client",
+                "The identity provider did not accept this site's own credentials, so you "
+                "were not signed in. Tell the registry's administrator.",
+                status=502,
+            ) from None
         raise SignInRefused(
             f"oauth:{error.error}",
             "The sign-in could not be completed: the request was not one this site started, "

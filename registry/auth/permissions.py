@@ -165,6 +165,7 @@ RULES: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
     "user.manage": (_admin, "manage users"),
     "organization.read": (_signed_in, "read organisations"),
     "organization.create": (_admin, "add organisations under this one"),
+    "organization.update": (_admin, "change this organisation"),
     "token.manage": (_signed_in, "manage API tokens"),
     "inventory.import": (_admin, "import inventories"),
     "concern.read": (_oversight_reader, "read concerns from the public"),

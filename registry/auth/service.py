@@ -15,7 +15,16 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from registry import audit
 from registry.auth import organizations, tokens
-from registry.auth.models import ROLES, ApiToken, RoleAssignment, User, new_session_nonce
+from registry.auth.models import (
+    ROLE_LABELS,
+    ROLE_STRENGTH,
+    ROLES,
+    ApiToken,
+    Organization,
+    RoleAssignment,
+    User,
+    new_session_nonce,
+)
 from registry.auth.permissions import authorize
 from registry.errors import NotFound, ValidationFailed
 from registry.extensions import db
@@ -111,8 +120,14 @@ def _validate_user_fields(
     return errors
 
 
-def create_user(data: Mapping[str, Any], actor: User | None) -> User:
-    """Create an account. `actor` is None only for the command line."""
+def create_user(data: Mapping[str, Any], actor: User | None, *, commit: bool = True) -> User:
+    """Create an account. `actor` is None only for the command line.
+
+    A password an administrator types on the users page is temporary: its owner must choose
+    their own at first sign-in. One given on the command line is not (operators create their
+    own bootstrap and service accounts there, and scripts sign in with it; API.md's
+    `users create --password` keeps working as before).
+    """
     if actor is not None:
         authorize(actor, "user.manage")
     errors: dict[str, list[str]] = {}
@@ -135,6 +150,7 @@ def create_user(data: Mapping[str, Any], actor: User | None) -> User:
         role=data["role"],
         organization_id=organization.id,
         password_hash=hash_password(data["password"]) if data.get("password") else None,
+        must_change_password=actor is not None and bool(data.get("password")),
         active=True,
         session_nonce=new_session_nonce(),
     )
@@ -144,7 +160,8 @@ def create_user(data: Mapping[str, Any], actor: User | None) -> User:
     audit.record_change(
         actor, "create", "user", user.id, None, audit.snapshot(user, USER_AUDIT_FIELDS)
     )
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return user
 
 
@@ -183,6 +200,8 @@ def update_user(user: User, data: Mapping[str, Any], actor: User) -> User:
         changes["api_tokens_revoked"] = {"before": None, "after": revoked}
     if data.get("password"):
         user.password_hash = hash_password(data["password"])
+        # Someone else's typed password is temporary, as on creation.
+        user.must_change_password = user.id != actor.id
         user.session_nonce = new_session_nonce()
         changes["password"] = {"before": "***", "after": "*** (changed)"}
         revoke_all = True
@@ -193,6 +212,120 @@ def update_user(user: User, data: Mapping[str, Any], actor: User) -> User:
         audit.record(actor, "update", "user", user.id, changes)
     db.session.commit()
     return user
+
+
+def change_password(user: User, current: str, new: str, confirm: str) -> User:
+    """The signed-in person replaces their password (the forced change after an administrator
+    set it, or any time); every other session and API token of theirs ends."""
+    errors: dict[str, list[str]] = {}
+    if not user.password_hash or not check_password_hash(user.password_hash, current or ""):
+        errors["current_password"] = ["The current password is not right."]
+    if problems := password_problems(new, user.email):
+        errors["password"] = problems
+    elif current and new == current:
+        errors["password"] = ["Choose a password different from the current one."]
+    elif new != confirm:
+        errors["confirm"] = ["The two passwords are not the same."]
+    if errors:
+        raise ValidationFailed("The password was not changed.", errors)
+    user.password_hash = hash_password(new)
+    was_forced = user.must_change_password
+    user.must_change_password = False
+    user.session_nonce = new_session_nonce()
+    changes: dict[str, Any] = {"password": {"before": "***", "after": "*** (changed)"}}
+    if was_forced:
+        changes["must_change_password"] = {"before": True, "after": False}
+    if revoked := revoke_all_tokens(user):
+        changes["api_tokens_revoked"] = revoked
+    audit.record(user, "change_password", "user", user.id, changes)
+    db.session.commit()
+    return user
+
+
+def _assignment_list(user: User) -> list[list[Any]]:
+    return sorted([a.role, a.organization_id] for a in user.assignments)
+
+
+def add_assignment(user: User, data: Mapping[str, Any], actor: User) -> RoleAssignment:
+    """Give a user one more role, scoped to an organisation and everything under it.
+
+    The actor must administer both the user and that organisation."""
+    authorize(actor, "user.manage", user)
+    errors: dict[str, list[str]] = {}
+    role = data.get("role")
+    if role not in ROLES:
+        errors["role"] = [f"Choose one of: {', '.join(ROLE_LABELS[r] for r in ROLES)}."]
+    organization = None
+    organization_id = data.get("organization_id")
+    if organization_id in (None, ""):
+        errors["organization_id"] = ["Choose the organisation the role reaches."]
+    else:
+        organization = db.session.get(Organization, organization_id)
+        if organization is None:
+            errors["organization_id"] = [f"There is no organization {organization_id}."]
+    if errors:
+        raise ValidationFailed("The role could not be given.", errors)
+    authorize(actor, "user.manage", organization)
+    if any(a.role == role and a.organization_id == organization.id for a in user.assignments):
+        raise ValidationFailed(
+            "The role could not be given.",
+            {"role": [f"{user.name} is already {ROLE_LABELS[role].lower()} in "
+                      f"{organization.name}."]},
+        )
+    before = _assignment_list(user)
+    assignment = RoleAssignment(role=role, organization_id=organization.id)
+    user.assignments.append(assignment)
+    db.session.flush()
+    audit.record(
+        actor,
+        "update",
+        "user",
+        user.id,
+        {"assignments": {"before": before, "after": _assignment_list(user)}},
+    )
+    db.session.commit()
+    return assignment
+
+
+def get_assignment(user: User, assignment_id: int) -> RoleAssignment:
+    for assignment in user.assignments:
+        if assignment.id == assignment_id:
+            return assignment
+    raise NotFound(f"{user.name} holds no role assignment {assignment_id}.")
+
+
+def remove_assignment(user: User, assignment: RoleAssignment, actor: User) -> None:
+    """Take one role assignment away; the user keeps at least one role, and an administrator
+    never takes away their own administrator role (another administrator must)."""
+    authorize(actor, "user.manage", user)
+    authorize(actor, "user.manage", assignment.organization)
+    if len(user.assignments) <= 1:
+        raise ValidationFailed(
+            "The role could not be removed.",
+            {"role": [f"This is {user.name}'s only role. Give another role first, or "
+                      "deactivate the account instead."]},
+        )
+    if user.id == actor.id and assignment.role == "admin":
+        raise ValidationFailed(
+            "The role could not be removed.",
+            {"role": ["You cannot remove your own administrator role; ask another "
+                      "administrator."]},
+        )
+    before = _assignment_list(user)
+    previous_role = user.role
+    user.assignments.remove(assignment)
+    changes: dict[str, Any] = {}
+    if (assignment.role, assignment.organization_id) == (user.role, organizations.home_of(user)):
+        # The primary role goes with it: the strongest remaining one takes its place.
+        strongest = min(
+            user.assignments, key=lambda a: (ROLE_STRENGTH[a.role], a.organization_id)
+        )
+        user.role, user.organization_id = strongest.role, strongest.organization_id
+        changes["role"] = {"before": previous_role, "after": user.role}
+    db.session.flush()
+    changes["assignments"] = {"before": before, "after": _assignment_list(user)}
+    audit.record(actor, "update", "user", user.id, changes)
+    db.session.commit()
 
 
 def _cut_off(user: User) -> list[int]:

@@ -315,7 +315,7 @@ class PublishedVersion(db.Model):
     pilot_id: Mapped[int | None] = mapped_column(
         ForeignKey("pilots.id", ondelete="SET NULL"), index=True
     )
-    use_case_id: Mapped[str] = mapped_column(String(64), index=True)
+    use_case_id: Mapped[str] = mapped_column(String(64))
     number: Mapped[int] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(12))
     reason: Mapped[str | None] = mapped_column(Text)
@@ -338,4 +338,6 @@ class PublishedVersion(db.Model):
     __table_args__ = (
         db.UniqueConstraint("use_case_id", "number", name="uq_published_versions_use_case_number"),
         db.Index("ix_published_versions_current_listed", "is_current", "listed", "pilot_id"),
+        # A use case by its ID (permalinks, concerns): see migration 0023.
+        db.Index("ix_published_versions_use_case_current", "use_case_id", "is_current", "listed"),
     )

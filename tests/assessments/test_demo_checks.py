@@ -9,6 +9,7 @@ import re
 from werkzeug.datastructures import FileStorage
 
 from assessments import bias_checks, demo
+from assessments.charts import metric_chart_svg
 
 
 def run_demo_check(factory, use_case_id):
@@ -52,6 +53,9 @@ def test_the_demo_chatbot_check_is_an_outcome_rates_check_on_synthetic_data(app,
     assert "results by class" not in finding["text"]
     # A rare outcome (harmful, about 1%) is drawn on a short axis, not squeezed against 0 on
     # an axis to 1; the policy line's label stays inside the chart.
-    (harmful,) = [svg for key, svg in check.charts.items() if "harmful" in key]
+    # (Haitian Creole callers have no "harmful" conversation in the sample, 0 of 300: that rate's
+    # comparison is inconclusive, so "escalated" decides the finding and is the check's chart.)
+    assert list(check.charts) == ["rate[escalated]"]
+    harmful = metric_chart_svg(check.results, "rate[harmful]", threshold=finding["threshold"])
     ticks = re.findall(r'id="xtick_\d+">.*?>(\d\.\d+)</text>', harmful, re.S)
     assert ticks and max(float(t) for t in ticks) < 0.25

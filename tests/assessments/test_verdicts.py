@@ -220,3 +220,88 @@ def test_fairlearn_names_and_equalized_odds_worst_case():
 def test_rejects_malformed_thresholds(thresholds):
     with pytest.raises(ValidationFailed):
         judge(make_result(TWO), thresholds=thresholds, min_group_size=30, policy_version=1)
+
+
+# A rate of 0 (or 1) in a group: the bootstrap cannot see its uncertainty, so the verdict uses
+# the exact (Clopper–Pearson) interval as well.
+
+
+def _degenerate(groups, *, ci_ratio=None, ci_difference=None):
+    result = make_result(groups, ci_ratio=ci_ratio, ci_difference=ci_difference)
+    result["denominators"] = {METRIC: [count for _name, count, _value in groups]}
+    return result
+
+
+def test_clopper_pearson_matches_the_known_values():
+    from assessments.verdicts import clopper_pearson
+
+    # 0 of 30: the upper bound is 1 - (alpha/2)^(1/n); 30 of 30 mirrors it.
+    low, high = clopper_pearson(0, 30, 0.95)
+    assert low == 0 and high == pytest.approx(1 - 0.025 ** (1 / 30), abs=1e-12)
+    low, high = clopper_pearson(30, 30, 0.95)
+    assert high == 1 and low == pytest.approx(0.025 ** (1 / 30), abs=1e-12)
+    # 5 of 20 (a textbook value): 0.0866 to 0.4910.
+    low, high = clopper_pearson(5, 20, 0.95)
+    assert (round(low, 4), round(high, 4)) == (0.0866, 0.491)
+
+
+def test_a_zero_count_alone_cannot_fail_a_check():
+    # 0 of 40 against 2 of 40: the bootstrap interval of the ratio is [0, 0], which alone
+    # would "fail" the four-fifths rule; the exact interval reaches 1, so it is inconclusive.
+    result = _degenerate([("A", 40, 0.05), ("B", 40, 0.0)], ci_ratio=[0.0, 0.0])
+    out = verdict_of(result, {"metric": METRIC, "ratio_min": 0.8})
+    finding = out["findings"][0]
+    assert finding["verdict"] == "inconclusive"
+    assert finding["ci"][0] == 0.0 and finding["ci"][1] == 1.0
+    assert "Clopper–Pearson" in finding["text"]
+    # The same with a difference bound.
+    result = _degenerate([("A", 40, 0.05), ("B", 40, 0.0)], ci_difference=[0.05, 0.05])
+    out = verdict_of(result, {"metric": METRIC, "difference_max": 0.1})
+    assert out["findings"][0]["verdict"] == "inconclusive"
+
+
+def test_a_zero_count_with_strong_evidence_still_fails():
+    # 0 of 500 against 200 of 500: even the exact bounds are far beyond the limit.
+    result = _degenerate([("A", 500, 0.4), ("B", 500, 0.0)], ci_ratio=[0.0, 0.0])
+    finding = verdict_of(result, {"metric": METRIC, "ratio_min": 0.8})["findings"][0]
+    assert finding["verdict"] == "fail"
+    assert 0 < finding["ci"][1] < 0.05
+
+
+def test_rates_strictly_between_0_and_1_keep_the_bootstrap_interval():
+    result = _degenerate(TWO, ci_ratio=[0.4, 0.6])
+    finding = verdict_of(result, {"metric": METRIC, "ratio_min": 0.8})["findings"][0]
+    assert finding["ci"] == [0.4, 0.6]
+    assert "Clopper" not in finding["text"]
+
+
+def test_interval_with_zero_counts_covers_the_truth():
+    """200 simulations of rare events (true rates 0.02 and 0.05, 120 people each: a group
+    has no event in about 1 run in 11): the judged 95 % interval of the ratio covers the
+    true ratio 0.4 in 90-99 % of runs, and the exact interval is used whenever a group has none."""
+    from assessments.metrics import binary_denominators
+
+    rng = np.random.default_rng(20261130)
+    n, p_lo, p_hi, truth = 120, 0.02, 0.05, 0.4
+    covered = degenerate_runs = 0
+    runs = 200
+    features = pd.DataFrame({"race": ["A"] * n + ["B"] * n})
+    for _ in range(runs):
+        y_pred = np.r_[rng.random(n) < p_lo, rng.random(n) < p_hi].astype(int)
+        y_true = rng.integers(0, 2, 2 * n)
+        computed = compute_bias_metrics(
+            y_true=y_true, y_pred=y_pred, sensitive_features=features, n_boot=1000, seed=1
+        )
+        result = computed.to_dict()
+        result["denominators"] = binary_denominators(computed.cells)
+        out = verdict_of(result, {"metric": "selection_rate", "ratio_min": 0.8})
+        finding = out["findings"][0]
+        if finding["ci"] is None:
+            continue
+        rates = [g["selection_rate"] for g in result["by_group"]]
+        if min(rates) == 0:
+            degenerate_runs += 1
+            assert "Clopper–Pearson" in finding["text"]
+        covered += finding["ci"][0] <= truth <= finding["ci"][1]
+    assert degenerate_runs > 5
+    assert 0.90 <= covered / runs <= 0.99

@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 OUT = ROOT / "docs" / "screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PAGES = [
-    # (file stem, role, path)
+    # (file stem, role or demo email, path)
     ("pilot-list", "team", "/pilots"),
     ("pilot-detail", "caio", "/pilots/{pretrial}"),
     ("bias-check", "team", "/bias-checks/{check}"),
@@ -37,6 +37,12 @@ PAGES = [
     ("home-board", "board", "/"),
     ("home-team", "team", "/"),
     ("confirm-delete", "team", "/pilots/{draft}/delete"),
+    # Single sign-on is configured (below), so the sign-in page offers the agency account.
+    ("sign-in", None, "/login"),
+    # A department's own board member: the dashboard of that department and its offices.
+    ("dashboard-organisation", "board.hsd@demo.gov", "/dashboard"),
+    ("organisations", "admin", "/admin/organizations"),
+    ("agency", None, "/agencies/HSD"),
 ]
 
 
@@ -78,16 +84,24 @@ def main(only: list[str]) -> None:
             "SECRET_KEY": "screenshots",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'db.sqlite3'}",
             "UPLOAD_FOLDER": str(workdir / "uploads"),
+            # The provider is never reached: the sign-in page only offers it (discovery is
+            # read when someone chooses it).
+            "OIDC_ISSUER": "http://127.0.0.1:9/never-contacted",
+            "OIDC_CLIENT_ID": "registry",
+            "OIDC_CLIENT_SECRET": "unused",
+            "OIDC_PROVIDER_NAME": "your agency account",
         }
     )
     with app.app_context():
         upgrade()
     output = app.test_cli_runner().invoke(args=["seed-demo"]).output
-    logins = {
-        line.split()[1]: line.split()[2:4]
-        for line in output.splitlines()
-        if line.startswith("login: ")
-    }
+    logins: dict[str, list[str]] = {}
+    for line in output.splitlines():
+        if line.startswith("login: "):
+            role, email, password = line.split()[1:4]
+            # A role names its first demo account (the agency-wide one); an email names itself.
+            logins.setdefault(role, [email, password])
+            logins[email] = [email, password]
     with app.app_context():
         from assessments.models import BiasCheck
         from registry.catalog.models import Pilot

@@ -5,6 +5,8 @@ Every page these tests land on is also checked with axe-core by `Tab.check()`.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -144,10 +146,33 @@ def test_admin_pages(tab, live_server, width):
     tab.follow(page.locator("main table a").first)
     tab.follow(page.get_by_role("link", name="Policies").first)
     tab.follow(page.get_by_role("link", name="Upload a draft"))
-    page.get_by_label("Policy YAML").fill("version: [unclosed")
+    page.get_by_label("Policy YAML").fill("name: Draft\nversion: [unclosed\nitems: []\n")
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_role("alert")).to_contain_text("not valid")
     tab.check()
+    # The editor numbers its lines and marks the one with the problem; the error's link
+    # selects that line in the text.
+    expect(page.locator(".code-gutter")).to_be_visible()
+    marked = page.locator(".code-gutter .error-line")
+    expect(marked).to_have_count(1)
+    line = int(marked.inner_text())
+    page.get_by_role("alert").get_by_role("link", name=f"Line {line}").click()
+    selected = page.evaluate(
+        "() => { const t = document.getElementById('body');"
+        " return t.value.slice(t.selectionStart, t.selectionEnd); }"
+    )
+    assert selected == "name: Draft\nversion: [unclosed\nitems: []\n".split("\n")[line - 1]
+
+    # An invitation: the link is shown here when no email server is set up.
+    tab.follow(tab.nav().get_by_role("link", name="Users"))
+    tab.follow(page.get_by_role("link", name="Invite a user"))
+    invited = f"{unique('invited').replace(' ', '-')}@agency.gov"
+    page.get_by_label("Email address").fill(invited)
+    page.get_by_label("Full name").fill("Invited Person")
+    tab.follow(page.get_by_role("button", name="Send the invitation"))
+    expect(page.get_by_label(f"Invitation link for {invited}")).to_have_value(
+        re.compile(r"/invitations/")
+    )
 
     tab.goto("/admin/inventory/import")
     expect(page.get_by_label("Inventory file (CSV)")).to_be_visible()

@@ -23,6 +23,9 @@ from tests.conftest import BASE_CONFIG, service_missing
 HERE = Path(__file__).resolve().parent
 CLIENT_ID = "registry-test"
 CLIENT_SECRET = "registry-test-secret-0123456789"
+# The second client, which authenticates with private_key_jwt (as Login.gov requires).
+JWT_CLIENT_ID = "registry-test-jwt"
+JWT_KEY_ID = "registry-test-key-1"
 APP_BASE = "http://localhost"
 ROLE_MAP = {
     "registry-admins": {"role": "admin", "organization": "ROOT"},
@@ -54,7 +57,30 @@ class Provider:
         response.raise_for_status()
 
 
-def start_provider(tmp: Path, mode: str, redirect_uris: list[str]) -> Provider:
+class ClientKeys:
+    """The private_key_jwt client's key pair (its public half registered at the provider) and
+    a second private key the provider does not know, as PEM files."""
+
+    def __init__(self, folder: Path):
+        from joserfc.jwk import RSAKey
+
+        registered = RSAKey.generate_key(2048, parameters={"kid": JWT_KEY_ID})
+        stranger = RSAKey.generate_key(2048, parameters={"kid": JWT_KEY_ID})
+        self.private_key = folder / "client-key.pem"
+        self.private_key.write_bytes(registered.as_pem(private=True))
+        self.wrong_private_key = folder / "someone-elses-key.pem"
+        self.wrong_private_key.write_bytes(stranger.as_pem(private=True))
+        self.public_jwks = {"keys": [registered.as_dict(private=False, use="sig", alg="RS256")]}
+
+
+@pytest.fixture(scope="session")
+def client_keys(tmp_path_factory) -> ClientKeys:
+    return ClientKeys(tmp_path_factory.mktemp("oidc-client-keys"))
+
+
+def start_provider(
+    tmp: Path, mode: str, redirect_uris: list[str], keys: ClientKeys | None = None
+) -> Provider:
     node = shutil.which("node")
     if node is None:
         service_missing("Node.js", "no `node` on PATH (the OIDC tests run oidc-provider with it)")
@@ -73,6 +99,9 @@ def start_provider(tmp: Path, mode: str, redirect_uris: list[str]) -> Provider:
         "POST_LOGOUT_REDIRECT_URI": f"{APP_BASE}/login",
         "ACCOUNTS_FILE": str(accounts),
     }
+    if keys is not None:
+        env["JWT_CLIENT_ID"] = JWT_CLIENT_ID
+        env["JWT_CLIENT_JWKS"] = json.dumps(keys.public_jwks)
     process = subprocess.Popen(
         [node, str(HERE / "provider.mjs")],
         env=env,
@@ -110,10 +139,14 @@ def stop(provider: Provider) -> None:
 
 
 @pytest.fixture(scope="session")
-def provider(tmp_path_factory):
-    """The certified oidc-provider, with the test client's callback registered."""
+def provider(tmp_path_factory, client_keys):
+    """The certified oidc-provider, with the test clients' callback registered: one client
+    with a secret, one with private_key_jwt and its public keys."""
     started = start_provider(
-        tmp_path_factory.mktemp("oidc"), "real", [f"{APP_BASE}/login/oidc/callback"]
+        tmp_path_factory.mktemp("oidc"),
+        "real",
+        [f"{APP_BASE}/login/oidc/callback"],
+        client_keys,
     )
     yield started
     stop(started)

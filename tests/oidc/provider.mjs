@@ -9,7 +9,8 @@
 // but issues ID tokens with the fault set by `POST /control` ({"fault": "wrong_audience" |
 // "bad_signature" | "expired" | "none"}), for the tests that the app refuses them.
 //
-// Settings: PORT, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, POST_LOGOUT_REDIRECT_URI.
+// Settings: PORT, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, POST_LOGOUT_REDIRECT_URI, and for
+// the private_key_jwt client JWT_CLIENT_ID and JWT_CLIENT_JWKS.
 import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
@@ -25,6 +26,10 @@ const CLIENT_SECRET = process.env.CLIENT_SECRET || "registry-secret";
 const REDIRECT_URI = process.env.REDIRECT_URI;
 const POST_LOGOUT = process.env.POST_LOGOUT_REDIRECT_URI;
 const MODE = process.env.MODE || "real";
+// A second client that authenticates at the token endpoint with private_key_jwt (as Login.gov
+// requires): its id, and its public keys as a JSON Web Key Set.
+const JWT_CLIENT_ID = process.env.JWT_CLIENT_ID;
+const JWT_CLIENT_JWKS = process.env.JWT_CLIENT_JWKS;
 
 function accounts() {
   return JSON.parse(readFileSync(process.env.ACCOUNTS_FILE, "utf8"));
@@ -53,6 +58,20 @@ async function real() {
         grant_types: ["authorization_code"],
         response_types: ["code"],
       },
+      ...(JWT_CLIENT_ID
+        ? [
+            {
+              client_id: JWT_CLIENT_ID,
+              token_endpoint_auth_method: "private_key_jwt",
+              token_endpoint_auth_signing_alg: "RS256",
+              jwks: JSON.parse(JWT_CLIENT_JWKS),
+              redirect_uris: [REDIRECT_URI],
+              post_logout_redirect_uris: POST_LOGOUT ? [POST_LOGOUT] : [],
+              grant_types: ["authorization_code"],
+              response_types: ["code"],
+            },
+          ]
+        : []),
     ],
     pkce: { required: () => true, methods: ["S256"] },
     scopes: ["openid", "email", "profile", "groups"],

@@ -186,6 +186,27 @@ def test_seed_demo_is_idempotent_and_prints_logins(runner, app):
     assert client.post("/login", data={"email": email, "password": password}).status_code == 302
 
 
+def test_seed_demo_places_pilots_in_the_city_departments(runner, app):
+    """The demo's departments and offices are organisations, each pilot sits in its bureau's,
+    and the Human Services board member's dashboard covers that department alone."""
+    from registry.auth import organizations
+
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert organizations.root().name == "Metro City Government"
+        hsd = organizations.by_code("HSD")
+        assert hsd is not None and organizations.by_code("CFS").parent_id == hsd.id
+        placed = db.session.scalars(select(Pilot).where(Pilot.organization_id != organizations.root().id)).all()
+        assert len(placed) >= 10
+    line = next(line for line in result.output.splitlines() if "board.hsd@demo.gov" in line)
+    _, _, email, password = line.split()[:4]
+    client = app.test_client()
+    assert client.post("/login", data={"email": email, "password": password}).status_code == 302
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "Human Services Department</strong> and the bureaus and offices under it" in page
+
+
 def test_health_reports_503_when_the_database_is_gone(tmp_path):
     app = create_app(
         {

@@ -393,7 +393,6 @@ def test_the_questionnaire_draft_migration_keeps_existing_pilots(empty_database,
 
     from assessments.models import QuestionnaireDraft
     from registry.catalog.models import Pilot
-    from tests.factories import Factory
 
     app = create_app(
         {
@@ -404,9 +403,30 @@ def test_the_questionnaire_draft_migration_keeps_existing_pilots(empty_database,
     )
     with app.app_context():
         upgrade(revision="0019")
-        factory = Factory(app)
-        owner = factory.user("team")
-        pilot_id = factory.pilot(owner, name="Kept across 0020").id
+        # Rows written in SQL: the models describe the newest schema, not 0019's.
+        conn = db.session.connection()
+        root = conn.execute(sa.text("SELECT id FROM organizations")).scalar_one()
+        now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (id, email, name, role, organization_id, active, "
+                "session_nonce, created_at) VALUES "
+                "(1, 'owner@agency.gov', 'Owner', 'team', :root, true, 'n', :now)"
+            ),
+            {"root": root, "now": now},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO pilots (id, name, purpose, agency, agency_name, owner_id, "
+                "created_by_id, owner_to_confirm, stage, review_status, is_withheld, "
+                "demographic_features, inventory_extra, created_at, updated_at, version, "
+                "organization_id, unreviewed_changes) VALUES (1, 'Kept across 0020', "
+                "'Routes requests.', 'ROOT', 'Agency', 1, 1, false, 'pilot', 'draft', 'No', "
+                "'[]', '{}', :now, :now, 1, :root, '[]')"
+            ),
+            {"root": root, "now": now},
+        )
+        pilot_id = 1
         db.session.commit()
         db.session.remove()
         upgrade()
@@ -423,4 +443,121 @@ def test_the_questionnaire_draft_migration_keeps_existing_pilots(empty_database,
             "uses_personal_information": "yes"
         }
         db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.mark.db
+def test_the_invitations_migration_keeps_users_signing_in_as_before(empty_database, tmp_path):
+    """0022 adds the invitations table and the forced-change flag; existing users are not
+    forced to change their password and still sign in."""
+    import datetime as dt
+
+    from werkzeug.security import generate_password_hash
+
+    from registry.auth import invitations, service
+    from registry.auth.models import Invitation, User
+
+    app = create_app(
+        {
+            **conftest.BASE_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": empty_database,
+            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        }
+    )
+    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    password = "correct-horse-battery-2026"
+    with app.app_context():
+        # The revision just before this one, whatever it is called when the branches merge.
+        from alembic.script import ScriptDirectory
+
+        from registry.extensions import migrate
+
+        script = ScriptDirectory.from_config(migrate.get_config())
+        upgrade(revision=script.get_revision("0022").down_revision)
+        conn = db.session.connection()
+        root = conn.execute(sa.text("SELECT id FROM organizations")).scalar_one()
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (email, name, role, organization_id, password_hash, "
+                "active, session_nonce, created_at) VALUES "
+                "('admin@agency.gov', 'Admin', 'admin', :root, :hash, true, 'n', :now), "
+                "('team@agency.gov', 'Team', 'team', :root, :hash, true, 'n', :now)"
+            ),
+            {"root": root, "hash": generate_password_hash(password), "now": now},
+        )
+        ids = dict(conn.execute(sa.text("SELECT email, id FROM users")).all())
+        for email, role in (("admin@agency.gov", "admin"), ("team@agency.gov", "team")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO role_assignments (user_id, role, organization_id) "
+                    "VALUES (:user, :role, :root)"
+                ),
+                {"user": ids[email], "role": role, "root": root},
+            )
+        db.session.commit()
+        upgrade()
+        flags = db.session.execute(
+            sa.text("SELECT email, must_change_password FROM users ORDER BY email")
+        ).all()
+        assert [(row[0], bool(row[1])) for row in flags] == [
+            ("admin@agency.gov", False), ("team@agency.gov", False)
+        ]
+        assert service.check_login("team@agency.gov", password).id == ids["team@agency.gov"]
+        admin = db.session.get(User, ids["admin@agency.gov"])
+        sent = invitations.invite(
+            {"email": "new@agency.gov", "name": "New Person", "role": "team"}, admin, link_for=str
+        )
+        invited, token = sent.user, sent.link
+        stored = db.session.scalar(sa.select(Invitation).where(Invitation.user_id == invited.id))
+        assert stored.token_hash != token and len(stored.token_hash) == 64
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.mark.db
+def test_the_published_version_index_migration_finds_a_use_case_by_its_index(
+    empty_database, tmp_path
+):
+    """0023 replaces the use-case-ID index with (use_case_id, is_current, listed): published
+    versions are kept, and the lookup by ID no longer scans the inventory."""
+    import datetime as dt
+
+    from assessments.concerns import published_use_case
+    from registry.catalog.models import PublishedVersion
+
+    app = create_app(
+        {
+            **conftest.BASE_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": empty_database,
+            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        }
+    )
+    with app.app_context():
+        upgrade(revision="0020")
+        now = dt.datetime.now(dt.UTC)
+        for n in range(50):
+            db.session.add(
+                PublishedVersion(
+                    use_case_id=f"UC-{n}", number=1, action="publish", published_at=now,
+                    row={"use_case_name": f"Use case {n}"}, withheld={}, waivers=[],
+                    is_current=True, listed=True, wholly_withheld=False, agency="Agency",
+                    name=f"Use case {n}", search_text=f"use case {n}",
+                )
+            )
+        db.session.commit()
+        db.session.remove()
+        upgrade()
+        assert published_use_case("UC-7").name == "Use case 7"
+        assert published_use_case("UC-none") is None
+        lookup = (
+            "SELECT id FROM published_versions WHERE use_case_id = 'UC-7' "
+            "AND is_current = true AND listed = true"
+        )
+        with db.engine.connect() as conn:
+            if db.engine.dialect.name == "sqlite":
+                plan = " ".join(str(row) for row in conn.execute(sa.text("EXPLAIN QUERY PLAN " + lookup)))
+                assert "ix_published_versions_use_case_current" in plan, plan
+            indexes = {i["name"] for i in sa.inspect(conn).get_indexes("published_versions")}
+        assert "ix_published_versions_use_case_current" in indexes
+        assert "ix_published_versions_use_case_id" not in indexes
         db.engine.dispose()

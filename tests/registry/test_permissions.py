@@ -317,6 +317,34 @@ MATRIX = [
      dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=200)),
     ("POST", "/login", {"email": "nobody@agency.gov", "password": "wrong-password"},
      dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=422)),
+    # The second sign-in step: only for someone half-way through a password sign-in; anyone
+    # else (signed in or not) is sent back to /login.
+    ("GET", "/login/code", None,
+     dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=302)),
+    ("POST", "/login/code", {"code": "123456"},
+     dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=302)),
+    ("GET", "/login/set-up-app", None,
+     dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=302)),
+    ("POST", "/login/set-up-app", {"code": "123456"},
+     dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=302)),
+    ("POST", "/login/cancel", {},
+     dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=302)),
+    # Each signed-in person's own account security (the matrix's app requires no second
+    # factor, and its users have just typed their password, so no re-entry is asked).
+    ("GET", "/account/security", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("GET", "/account/security/app", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("POST", "/account/security/app", {"code": ""},
+     dict(admin=422, caio=422, board=422, member=422, other_team=422, anonymous=302)),
+    ("POST", "/account/security/recovery-codes", {},
+     dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=302)),
+    ("POST", "/account/security/turn-off", {},
+     dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=302)),
+    ("GET", "/account/confirm-password", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("POST", "/account/confirm-password", {"password": "wrong-password"},
+     dict(admin=422, caio=422, board=422, member=422, other_team=422, anonymous=302)),
     # SCIM takes only its own bearer token: API tokens and sessions get 401.
     ("GET", "/scim/v2/Users", None,
      dict(admin=401, caio=401, board=401, member=401, other_team=401, anonymous=401)),
@@ -445,6 +473,45 @@ MATRIX = [
      dict(admin=200, caio=403, board=403, member=403, other_team=403, anonymous=302)),
     ("POST", "/users/{user}/edit", {},
      dict(admin=422, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("GET", "/users/invite", None,
+     dict(admin=200, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("POST", "/users/invite", {},
+     dict(admin=422, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    # `member` has a password already: there is nothing to invite them to.
+    ("POST", "/users/{user}/invite", {},
+     dict(admin=409, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    # The invitation link is the credential: anyone holding it may open it; an empty form is
+    # refused naming the password, and the link stays unspent.
+    ("GET", "/invitations/{invitation}", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
+    ("POST", "/invitations/{invitation}", {},
+     dict(admin=422, caio=422, board=422, member=422, other_team=422, anonymous=422)),
+    ("GET", "/account/password", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
+    ("POST", "/account/password", {},
+     dict(admin=422, caio=422, board=422, member=422, other_team=422, anonymous=302)),
+    # --- organisations and role assignments (#15) ---
+    ("GET", "/admin/organizations", None,
+     dict(admin=200, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("GET", "/admin/organizations/new", None,
+     dict(admin=200, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("POST", "/admin/organizations/new", {},
+     dict(admin=422, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("GET", "/admin/organizations/{organization}/edit", None,
+     dict(admin=200, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("POST", "/admin/organizations/{organization}/edit", {},
+     dict(admin=422, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("GET", "/users/{user}/roles", None,
+     dict(admin=200, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("POST", "/users/{user}/roles", {},
+     dict(admin=422, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("GET", "/users/{user}/roles/{assignment}/remove", None,
+     dict(admin=200, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    # The member's only role: an administrator is told it stays (422), others may not ask.
+    ("POST", "/users/{user}/roles/{assignment}/remove", {},
+     dict(admin=422, caio=403, board=403, member=403, other_team=403, anonymous=302)),
+    ("GET", "/agencies/{organization_code}", None,
+     dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=200)),
     # --- public trust (#18) ---
     ("POST", "/api/v1/public/concerns", "concern",
      dict(admin=201, caio=201, board=201, member=201, other_team=201, anonymous=201)),
@@ -558,8 +625,21 @@ def world(factory):
     concern = concerns.submit({"use_case_id": published.use_case_id, "description": "Wrong."})
     incident = incidents.open_incident({"pilot_id": pilot.id, "severity": "low"}, users["member"])
     risk = risks.add_risk(pilot, {"likelihood": 2, "severity": 2}, users["member"])
+    from registry.auth import organizations
+
+    bureau = organizations.create_organization(
+        {"name": "Bureau of the Matrix", "code": "MATRIX", "parent_id": organizations.root().id},
+        actor=None,
+    )
     tokens = {role: factory.token(user) for role, user in users.items()}
     spare_token, _ = auth_service.create_token(users["member"], "spare", actor=None)
+    from registry.auth import invitations
+
+    invitation = invitations.invite(
+        {"email": "invited@agency.gov", "name": "Invited Person", "role": "team"},
+        users["admin"],
+        link_for=str,
+    ).link
     return {
         "users": users,
         "pilot": pilot.id,
@@ -573,18 +653,23 @@ def world(factory):
         "condition": condition.id,
         "token": spare_token.id,
         "user": users["member"].id,
+        "assignment": users["member"].assignments[0].id,
+        "organization": bureau.id,
+        "organization_code": bureau.code,
         "revision": 1,
         "use_case": published.use_case_id,
         "reference": concern.reference,
         "concern": concern.id,
         "incident": incident.id,
         "risk": risk.id,
+        "invitation": invitation,
     }
 
 
 PLACEHOLDERS = (
     "pilot", "source", "assessment", "policy", "evidence", "bias_check", "condition", "token",
-    "user", "revision", "use_case", "reference", "concern", "incident", "risk",
+    "user", "revision", "use_case", "reference", "concern", "incident", "risk", "invitation",
+    "assignment", "organization", "organization_code",
 )
 STATIC = {
     "static_file": "css/app.css",
@@ -825,3 +910,101 @@ def test_the_pilot_page_links_restricted_records_only_for_who_needs_to_know(
     )
     for link in links:
         assert (link in page) is (role == "member"), link
+
+
+# ---- across organisations: an administrator acts only within their subtree (#15) ------------
+# Root R; bureaus A and B; office A1 under A, with a project-team member. Who acts: the root's
+# administrator, A's and B's administrators, and A's CAIO (no administrator at all).
+ORG_ACTORS = ("root_admin", "a_admin", "b_admin", "a_caio")
+ORG_MATRIX = [
+    ("GET", "/admin/organizations", None,
+     dict(root_admin=200, a_admin=200, b_admin=200, a_caio=403)),
+    ("GET", "/admin/organizations/{a1}/edit", None,
+     dict(root_admin=200, a_admin=200, b_admin=403, a_caio=403)),
+    ("POST", "/admin/organizations/{a1}/edit", {"name": "Renamed office", "parent_id": "{a}"},
+     dict(root_admin=302, a_admin=302, b_admin=403, a_caio=403)),
+    # Moving A1 into B needs B too: A's administrator may not.
+    ("POST", "/admin/organizations/{a1}/edit", {"name": "Office", "parent_id": "{b}"},
+     dict(root_admin=302, a_admin=403, b_admin=403, a_caio=403)),
+    ("GET", "/admin/organizations/{a}/edit", None,
+     dict(root_admin=200, a_admin=200, b_admin=403, a_caio=403)),
+    ("GET", "/admin/organizations/{root}/edit", None,
+     dict(root_admin=200, a_admin=403, b_admin=403, a_caio=403)),
+    ("GET", "/admin/organizations/new?parent={a}", None,
+     dict(root_admin=200, a_admin=200, b_admin=403, a_caio=403)),
+    ("POST", "/admin/organizations/new", {"name": "New office", "code": "NEW", "parent_id": "{a}"},
+     dict(root_admin=302, a_admin=302, b_admin=403, a_caio=403)),
+    ("POST", "/admin/organizations/new", {"name": "New office", "code": "NEW", "parent_id": "{b}"},
+     dict(root_admin=302, a_admin=403, b_admin=302, a_caio=403)),
+    ("GET", "/users/{member}/roles", None,
+     dict(root_admin=200, a_admin=200, b_admin=403, a_caio=403)),
+    ("POST", "/users/{member}/roles", {"role": "board", "organization_id": "{a1}"},
+     dict(root_admin=302, a_admin=302, b_admin=403, a_caio=403)),
+    # A role over B for A's member: only who administers both.
+    ("POST", "/users/{member}/roles", {"role": "board", "organization_id": "{b}"},
+     dict(root_admin=302, a_admin=403, b_admin=403, a_caio=403)),
+    ("GET", "/users/{member}/roles/{member_role}/remove", None,
+     dict(root_admin=200, a_admin=200, b_admin=403, a_caio=403)),
+    ("POST", "/users/{member}/roles/{second_role}/remove", {},
+     dict(root_admin=302, a_admin=302, b_admin=403, a_caio=403)),
+    ("GET", "/users/{member}/edit", None,
+     dict(root_admin=200, a_admin=200, b_admin=403, a_caio=403)),
+]
+ORG_CASES = [
+    pytest.param(method, path, body, actor, expected[actor], id=f"{method} {path} {body} as {actor}")
+    for method, path, body, expected in ORG_MATRIX
+    for actor in ORG_ACTORS
+]
+
+
+@pytest.fixture
+def org_world(factory):
+    from registry.auth import organizations
+    from registry.auth import service as auth_service
+    from registry.auth.models import RoleAssignment
+
+    root = organizations.root()
+
+    def org(code, parent):
+        return organizations.create_organization(
+            {"name": f"Office {code}", "code": code, "parent_id": parent}, actor=None
+        ).id
+
+    a = org("BUR-A", root.id)
+    b = org("BUR-B", root.id)
+    a1 = org("BUR-A-1", a)
+
+    def person(role, code, n):
+        return auth_service.create_user(
+            {"email": f"{role}.{n}@agency.gov", "name": f"{role} {n}", "role": role,
+             "password": factory.PASSWORD, "organization": code},
+            actor=None,
+        )
+
+    member = person("team", "BUR-A-1", "member")
+    # A second role of the member, in A1, that an administrator of A may remove.
+    second = RoleAssignment(role="caio", organization_id=a1)
+    member.assignments.append(second)
+    db.session.commit()
+    return {
+        "root": root.id, "a": a, "b": b, "a1": a1,
+        "member": member.id, "member_role": member.assignments[0].id, "second_role": second.id,
+        "actors": {
+            "root_admin": person("admin", root.code, "root"),
+            "a_admin": person("admin", "BUR-A", "a"),
+            "b_admin": person("admin", "BUR-B", "b"),
+            "a_caio": person("caio", "BUR-A", "a"),
+        },
+    }
+
+
+@pytest.mark.parametrize(("method", "path", "body", "actor", "expected"), ORG_CASES)
+def test_organisation_administration_stays_within_the_subtree(
+    client, org_world, login, method, path, body, actor, expected
+):
+    ids = {k: v for k, v in org_world.items() if k != "actors"}
+    url = path.format(**ids)
+    data = {k: v.format(**ids) for k, v in (body or {}).items()}
+    login(user=org_world["actors"][actor])
+    response = client.open(url, method=method, data=data if method == "POST" else None)
+    assert response.status_code == expected, response.get_data(as_text=True)[:300]
