@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 # The demo (`make run`) asks nobody for a second factor unless told to.
 MFA_REQUIRED_ROLES ?= none
 
-.PHONY: run test test-sqlite test-postgresql lint system-packages run-packages setup bench clean screenshots oidc-provider
+.PHONY: run test test-sqlite test-postgresql lint system-packages run-packages setup bench clean screenshots oidc-provider uswds
 
 
 # The real OpenID Connect provider the sign-in tests run (npm `oidc-provider`, by Node 20+).
@@ -99,3 +99,24 @@ clean:
 
 screenshots: setup
 	$(BIN)/python tests/browser/make_screenshots.py $(PAGES)
+
+# The U.S. Web Design System, vendored: the compiled release of the pinned npm package, only
+# the files the pages load (minified CSS and JS, the fonts and images its CSS names, except the
+# hero photo). Running the app needs no Node; this target refreshes the copy.
+USWDS_VERSION := 3.14.0
+USWDS_DIR := registry/static/uswds
+
+uswds:
+	@command -v npm >/dev/null || { echo "npm is needed to refresh USWDS"; exit 1; }
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$tmp" && npm pack --silent "@uswds/uswds@$(USWDS_VERSION)" >/dev/null && tar xzf uswds-uswds-$(USWDS_VERSION).tgz) && \
+	dist="$$tmp/package/dist" && \
+	rm -rf $(USWDS_DIR) && mkdir -p $(USWDS_DIR)/css $(USWDS_DIR)/js && \
+	cp "$$dist/css/uswds.min.css" $(USWDS_DIR)/css/ && \
+	cp "$$dist/js/uswds.min.js" $(USWDS_DIR)/js/ && \
+	cp "$$tmp/package/LICENSE.md" $(USWDS_DIR)/ && \
+	grep -o 'url([^)]*)' "$$dist/css/uswds.min.css" | sed 's/^url(//; s/)$$//; s/"//g' | sort -u | \
+	grep -E '^\.\./(fonts|img)/' | grep -v '/hero\.' | sed 's#^\.\./##' | \
+	while read -r file; do mkdir -p "$(USWDS_DIR)/$$(dirname "$$file")" && cp "$$dist/$$file" "$(USWDS_DIR)/$$file"; done && \
+	echo "$(USWDS_VERSION)" > $(USWDS_DIR)/VERSION && \
+	echo "USWDS $(USWDS_VERSION) copied to $(USWDS_DIR) ($$(du -sh $(USWDS_DIR) | cut -f1))"

@@ -22,9 +22,10 @@ def test_questionnaire_steps_save_a_draft_and_reveal_follow_ups_without_javascri
     step = area_ids.index(controller_area) + 1  # every area has a question shown at first
 
     first = client.get(url).get_data(as_text=True)
-    assert "Step 1 of" in first and "Save and continue" in first
+    assert "Step 1 of" in re.sub(r"<[^>]+>", "", first) and "Save and continue" in first
     # One section per step: the first page does not hold every question.
-    assert first.count('class="field question') < len(questionnaire["questions"])
+    shown_first = first.count('<fieldset class="field usa-form-group question')
+    assert 0 < shown_first < len(questionnaire["questions"])
 
     page = client.get(f"{url}?step={step}").get_data(as_text=True)
     assert f'id="{conditional["id"]}" hidden' in page  # the follow-up waits for its answer
@@ -46,7 +47,7 @@ def test_questionnaire_steps_save_a_draft_and_reveal_follow_ups_without_javascri
     )
     html = refused.get_data(as_text=True)
     assert refused.status_code == 422 and "There is a problem" in html
-    summary = html.split('class="error-summary"')[1].split("</div>")[0]
+    summary = html.split('error-summary"')[1].split("</div>")[0]
     assert conditional["text"][:30] in unescape(summary)
     assert f"{conditional['id'].replace('_', ' ')}:" not in summary
 

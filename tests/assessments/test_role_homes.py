@@ -23,7 +23,7 @@ def test_caio_home_lists_waiting_decisions_and_the_inbox_counts_unread(app, fact
     assert f'href="/pilots/{pilot.id}/decide">Permit triage</a>' in waiting
     assert "Overdue conditions" in html and "Reviews due" in html
     # The submission notified the CAIO: the inbox link carries the unread count.
-    assert re.search(r'href="/inbox">Inbox <span class="unread">1<', html)
+    assert re.search(r'href="/inbox"><span>Inbox</span> <span class="unread">1<', html)
 
 
 def test_board_home_shows_kpis_and_the_packet(app, factory):
@@ -48,5 +48,8 @@ def test_team_home_lists_its_pilots_with_next_step_and_nav_marks_the_page(app, f
     assert "Someone else" not in mine_section
     assert "Next: Answer the impact questionnaire" in mine_section
     page = client.get(f"/pilots/{mine.id}").get_data(as_text=True)
-    assert '<a href="/pilots" aria-current="page">Pilots</a>' in page
+    assert (
+        '<a class="usa-nav-link usa-current" href="/pilots" aria-current="page"><span>Pilots</span></a>'
+        in page
+    )
     assert page.count('aria-current="page"') == 2  # the nav link and the breadcrumb

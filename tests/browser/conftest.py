@@ -141,14 +141,23 @@ def pytest_runtest_teardown(item, nextitem):
 
 
 @pytest.fixture
-def open_tab(request, chromium, live_server):
+def width() -> int:
+    """The viewport width of the tabs a test opens; a journey parametrises it with 375 (a
+    phone) as well as 1280."""
+    return 1280
+
+
+@pytest.fixture
+def open_tab(request, chromium, live_server, width):
     """Open a tab in a fresh browser context (its own cookies: one signed-in person each)."""
     tabs: list[Tab] = []
     request.node.stash[TABS_KEY] = tabs
 
     def open_() -> Tab:
         context = chromium.new_context(
-            base_url=live_server.url, viewport={"width": 1280, "height": 900}, accept_downloads=True
+            base_url=live_server.url,
+            viewport={"width": width, "height": 900 if width >= 1024 else 800},
+            accept_downloads=True,
         )
         context.set_default_timeout(15_000)
         tab = Tab(context.new_page(), live_server)

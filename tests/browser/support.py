@@ -19,9 +19,26 @@ from axe_playwright_python.sync_playwright import Axe
 from tests.factories import Factory
 
 AXE = Axe()
-BLOCKING_IMPACTS = {"serious", "critical"}
-# Rules whose violations fail a test whatever impact axe gives them.
-ALWAYS_ENFORCED = {"heading-order", "page-has-heading-one", "landmark-one-main", "empty-heading"}
+
+# How wide the page is against the window, and the element that reaches furthest right (to
+# say what to fix when a page scrolls sideways).
+SCROLL_WIDTH_JS = """
+() => {
+  let widest = null, right = 0;
+  document.querySelectorAll('body *').forEach((el) => {
+    const r = el.getBoundingClientRect().right;
+    if (r > right + 0.5) { right = r; widest = el; }
+  });
+  const name = widest
+    ? widest.tagName.toLowerCase() + (widest.id ? '#' + widest.id : '')
+      + (widest.className && typeof widest.className === 'string'
+         ? '.' + widest.className.trim().split(/\\s+/).join('.') : '')
+    : null;
+  return {
+    scroll: document.documentElement.scrollWidth, inner: window.innerWidth, widest: name,
+  };
+}
+"""
 
 # The registry's own rules, checked in the page: badges carry words, not only colour or a
 # symbol; every field error is tied to its field; every invalid field says why.
@@ -183,21 +200,16 @@ class Tab:
         if check:
             self.check()
 
-    def check(self, *, allow: frozenset[str] = frozenset(), every_impact: bool = False) -> None:
-        """axe-core (no serious or critical violations; with `every_impact`, none of any
-        impact) and the registry's own page rules.
+    def check(self, *, allow: frozenset[str] = frozenset()) -> None:
+        """axe-core (no violation of any impact), the registry's own page rules, and no
+        sideways scrolling at the tab's width.
 
         `allow` names axe rules a page may break for a stated reason, never in general.
         """
         page = self.page
         page.wait_for_load_state("load")
         results = AXE.run(page).response
-        failures = [
-            v
-            for v in results["violations"]
-            if (every_impact or v.get("impact") in BLOCKING_IMPACTS or v["id"] in ALWAYS_ENFORCED)
-            and v["id"] not in allow
-        ]
+        failures = [v for v in results["violations"] if v["id"] not in allow]
         lines = []
         for violation in failures:
             targets = [", ".join(map(str, node["target"])) for node in violation["nodes"]]
@@ -207,6 +219,12 @@ class Tab:
                 + (f"      … and {len(targets) - 8} more\n" if len(targets) > 8 else "")
             )
         lines.extend(f"  registry rule: {problem}\n" for problem in page.evaluate(PAGE_RULES_JS))
+        widths = page.evaluate(SCROLL_WIDTH_JS)
+        if widths["scroll"] > widths["inner"]:
+            lines.append(
+                f"  scrolls sideways: the page is {widths['scroll']} px wide in a "
+                f"{widths['inner']} px window (widest: {widths['widest']})\n"
+            )
         assert not lines, f"accessibility problems on {_path(page.url)}:\n" + "".join(lines)
         self.checked.add(_path(page.url))
 
@@ -220,6 +238,22 @@ class Tab:
         return found
 
     # Common steps -----------------------------------------------------------------------
+
+    def nav(self):
+        """The main navigation, opened first where it collapses behind the menu button
+        (narrow windows)."""
+        page = self.page
+        menu = page.locator(".usa-menu-btn")
+        if menu.is_visible() and not page.locator(".usa-nav.is-visible").count():
+            menu.click()
+            page.locator(".usa-nav.is-visible").wait_for()
+        return page.get_by_role("navigation", name="Main")
+
+    def close_menu(self) -> None:
+        """Close the main navigation if it is open over the page (narrow windows)."""
+        if self.page.locator(".usa-nav.is-visible").count():
+            self.page.get_by_role("button", name="Close").click()
+            self.page.locator(".usa-nav.is-visible").wait_for(state="detached")
 
     def login(self, account: Account) -> None:
         self.goto("/login")

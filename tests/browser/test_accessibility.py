@@ -52,7 +52,7 @@ def test_team_registers_a_pilot_with_the_keyboard_only(tab, live_server):
 
     tab.goto("/login")
     keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.className") == "skip-link"
+    assert page.evaluate("document.activeElement.className") == "usa-skipnav"
     assert page.evaluate(FOCUS_JS)["onScreen"], "the skip link stays off screen when focused"
     keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main", "the skip link skips nothing"
@@ -122,13 +122,13 @@ def test_form_errors_are_summarised_and_tied_to_their_fields(tab, live_server):
             assert target.startswith("#") and page.locator(target).count() == 1, (path, target)
 
 
-def test_admin_pages(tab, live_server):
+@pytest.mark.parametrize("width", [1280, 375])
+def test_admin_pages(tab, live_server, width):
     admin = live_server.user("admin")
     page = tab.page
     tab.login(admin)
-    nav = page.get_by_role("navigation", name="Main")
 
-    tab.follow(nav.get_by_role("link", name="Users"))
+    tab.follow(tab.nav().get_by_role("link", name="Users"))
     tab.follow(page.get_by_role("link", name="Create a user"))
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("alert")).to_be_visible()
@@ -142,7 +142,7 @@ def test_admin_pages(tab, live_server):
     tab.expect_flash(f"Created governance board {email}")
     expect(page.locator("main")).to_contain_text(email)
 
-    tab.follow(nav.get_by_role("link", name="Policies"))
+    tab.follow(tab.nav().get_by_role("link", name="Policies"))
     tab.follow(page.locator("main table a").first)
     tab.follow(page.get_by_role("link", name="Policies").first)
     tab.follow(page.get_by_role("link", name="Upload a draft"))
@@ -164,7 +164,7 @@ def test_admin_pages(tab, live_server):
     assert selected == "name: Draft\nversion: [unclosed\nitems: []\n".split("\n")[line - 1]
 
     # An invitation: the link is shown here when no email server is set up.
-    tab.follow(nav.get_by_role("link", name="Users"))
+    tab.follow(tab.nav().get_by_role("link", name="Users"))
     tab.follow(page.get_by_role("link", name="Invite a user"))
     invited = f"{unique('invited').replace(' ', '-')}@agency.gov"
     page.get_by_label("Email address").fill(invited)

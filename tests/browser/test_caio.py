@@ -11,7 +11,10 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 
-def test_caio_requests_changes_then_approves_with_conditions_and_a_waiver(open_tab, live_server):
+@pytest.mark.parametrize("width", [1280, 375])
+def test_caio_requests_changes_then_approves_with_conditions_and_a_waiver(
+    open_tab, live_server, width
+):
     team = live_server.user("team")
     caio = live_server.user("caio")
     pilot = live_server.pilot(team, submit=True)
@@ -20,11 +23,9 @@ def test_caio_requests_changes_then_approves_with_conditions_and_a_waiver(open_t
     reviewer.login(caio)
 
     # The submission reached the CAIO's inbox and the review queue.
-    reviewer.follow(page.get_by_role("navigation", name="Main").get_by_role("link", name="Inbox"))
+    reviewer.follow(reviewer.nav().get_by_role("link", name="Inbox"))
     expect(page.locator(".inbox")).to_contain_text(f"“{pilot.name}” was submitted for review")
-    reviewer.follow(
-        page.get_by_role("navigation", name="Main").get_by_role("link", name="Review queue")
-    )
+    reviewer.follow(reviewer.nav().get_by_role("link", name="Review queue"))
     row = page.locator("tbody tr", has_text=pilot.name)
     expect(row).to_contain_text("Blocking:")
     reviewer.follow(row.get_by_role("link", name=pilot.name))
@@ -111,7 +112,7 @@ def test_refused_decision_keeps_every_typed_field_and_links_each_fix(open_tab, l
     page.get_by_label("Condition 1", exact=True).fill("Publish a plain-language notice.")
     page.get_by_label("Condition 1 due date").fill(due)
     reviewer.follow(page.get_by_role("button", name="Record decision"))
-    reviewer.check(every_impact=True)
+    reviewer.check()
     summary = page.locator(".error-summary")
     expect(summary).to_be_visible()
     expect(summary).to_contain_text("The decision was not recorded")

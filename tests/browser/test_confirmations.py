@@ -25,7 +25,7 @@ def test_delete_draft_asks_in_a_modal_and_looks_different_from_edit(open_tab, li
     delete.click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text(f"Delete “{keep.name}”?")
-    tab.check(every_impact=True)
+    tab.check()
     dialog.get_by_role("link", name="No, keep it").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
     expect(delete).to_be_focused()
@@ -49,6 +49,6 @@ def test_delete_draft_without_javascript_uses_a_confirmation_page(open_tab, live
     tab.goto(f"/pilots/{pilot.id}")
     tab.follow(tab.page.get_by_role("link", name="Delete draft"))
     assert tab.heading() == f"Delete “{pilot.name}”?"
-    tab.check(every_impact=True)
+    tab.check()
     tab.follow(tab.page.get_by_role("button", name="Yes, delete this draft"), check=False)
     tab.expect_flash(f"Deleted “{pilot.name}”")

@@ -19,7 +19,7 @@ def test_first_screen_shows_status_and_next_action_and_steps_link_to_their_work(
     page.set_viewport_size({"width": width, "height": 800})
     tab.login(team)
     tab.goto(f"/pilots/{pilot.id}")
-    tab.check(every_impact=True)
+    tab.check()
 
     # Status and next action are on the first screen, with no sideways scroll.
     for locator in (page.locator(".status-line"), page.locator(".next-action")):

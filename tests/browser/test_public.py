@@ -14,7 +14,8 @@ from tests.browser.support import unique
 pytestmark = pytest.mark.browser
 
 
-def test_public_searches_the_inventory_and_downloads_the_csv(tab, live_server):
+@pytest.mark.parametrize("width", [1280, 375])
+def test_public_searches_the_inventory_and_downloads_the_csv(tab, live_server, width):
     owner = live_server.user("team")
     name = unique("Benefits letter translator")
     live_server.pilot(
@@ -28,7 +29,8 @@ def test_public_searches_the_inventory_and_downloads_the_csv(tab, live_server):
     tab.goto("/")  # the front door for visitors is the inventory
     assert tab.heading() == "AI use-case inventory"
     expect(page.locator(".plain-explanation")).to_contain_text("Chief AI Officer")
-    expect(page.get_by_role("link", name="Sign in", exact=True)).to_be_visible()
+    expect(tab.nav().get_by_role("link", name="Sign in", exact=True)).to_be_visible()
+    tab.close_menu()
 
     page.get_by_label("Search name, purpose and agency").fill(name)
     page.get_by_role("button", name="Apply filters").click()
@@ -38,7 +40,6 @@ def test_public_searches_the_inventory_and_downloads_the_csv(tab, live_server):
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(name)
     expect(rows.first).to_contain_text("Translates benefits letters")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
 
     # Each use case has its own page, at a permalink.
     tab.follow(rows.first.get_by_role("link", name=name))

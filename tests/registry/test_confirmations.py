@@ -30,7 +30,7 @@ def test_delete_draft_asks_first_then_deletes(app, factory):
     html = unescape(confirm.get_data(as_text=True))
     assert confirm.status_code == 200
     assert f"Delete “{pilot.name}”?" in html and "Yes, delete this draft" in html
-    assert f'<a class="button button-secondary" href="/pilots/{pilot.id}">No, keep it</a>' in html
+    assert f'<a class="usa-button usa-button--outline" href="/pilots/{pilot.id}">No, keep it</a>' in html
     assert db.session.get(Pilot, pilot.id) is not None  # asking deleted nothing
     done = client.post(f"/pilots/{pilot.id}/delete", data=hidden_fields(html))
     assert done.status_code == 302

@@ -25,16 +25,24 @@
       window.location.assign(link.href);
       return;
     }
+    // A native <dialog> (focus trap, Escape, backdrop) dressed as the USWDS modal.
     const dialog = document.createElement("dialog");
-    dialog.className = "confirm-dialog";
+    dialog.className = "usa-modal confirm-dialog";
+    const content = document.createElement("div");
+    content.className = "usa-modal__content";
+    const main = document.createElement("div");
+    main.className = "usa-modal__main";
     const heading = page.querySelector("h1");
     const title = document.createElement("h2");
     title.id = "confirm-dialog-title";
+    title.className = "usa-modal__heading";
     title.textContent = heading ? heading.textContent : "";
     if (heading) heading.replaceWith(title);
     dialog.setAttribute("aria-labelledby", title.id);
-    dialog.append(...page.childNodes);
-    dialog.querySelectorAll(".confirm-actions a.button-secondary").forEach((cancel) => {
+    main.append(...page.childNodes);
+    content.append(main);
+    dialog.append(content);
+    dialog.querySelectorAll(".confirm-actions a.usa-button--outline").forEach((cancel) => {
       cancel.addEventListener("click", (e) => {
         e.preventDefault();
         close(dialog, link);
