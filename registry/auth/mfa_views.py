@@ -355,15 +355,30 @@ def api_tokens():
     return _tokens_page(user, blank, {}, issued={"token": token, "value": clear}, status=201)
 
 
-@bp.post("/account/tokens/<int:token_id>/revoke")
+@bp.route("/account/tokens/<int:token_id>/revoke", methods=["GET", "POST"])
 @login_required
 def revoke_api_token(token_id: int):
-    """Revoke one of your own tokens at once (no password needed to take access away)."""
+    """Revoke one of your own tokens, after a confirmation page (GET); no password is asked
+    to take access away."""
+    from registry.web import Confirmation, render_confirmation
+
     user = current_user._get_current_object()
     authorize(user, "token.manage")
     token = next((t for t in service.list_tokens(user) if t.id == token_id), None)
     if token is None:
         abort(404)
+    if request.method == "GET":
+        return render_confirmation(
+            Confirmation(
+                title=f"Revoke the token “{token.name}”?",
+                lead="Every script or system that uses it is refused from now on. A revoked "
+                "token cannot be brought back; you can issue a new one.",
+                action=url_for("mfa.revoke_api_token", token_id=token.id),
+                button="Yes, revoke this token",
+                cancel=url_for("mfa.api_tokens"),
+                cancel_text="No, keep it",
+            )
+        )
     service.revoke_token(token.id, user)
     flash(f"The token “{token.name}” is revoked: it no longer works.", "success")
     return redirect(url_for("mfa.api_tokens"), 303)

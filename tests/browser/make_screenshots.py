@@ -43,6 +43,9 @@ PAGES = [
     ("dashboard-organisation", "board.hsd@demo.gov", "/dashboard"),
     ("organisations", "admin", "/admin/organizations"),
     ("agency", None, "/agencies/HSD"),
+    # Setting up an authenticator app (the QR code is drawn here), and the API token page.
+    ("mfa-enrolment", "team", "/account/security/app"),
+    ("api-tokens", "team", "/account/tokens"),
 ]
 
 
@@ -90,6 +93,9 @@ def main(only: list[str]) -> None:
             "OIDC_CLIENT_ID": "registry",
             "OIDC_CLIENT_SECRET": "unused",
             "OIDC_PROVIDER_NAME": "your agency account",
+            # As `make run`: the demo asks nobody for a second factor; the enrolment page is
+            # shown as someone setting one up from their account would see it.
+            "MFA_REQUIRED_ROLES": (),
         }
     )
     with app.app_context():

@@ -110,6 +110,11 @@ def test_revoking_takes_a_token_away_at_once_and_only_ones_own(client, factory, 
     headers = {"Authorization": f"Bearer {clear}"}
     assert client.get("/api/v1/pilots", headers=headers).status_code == 200
     assert client.post(f"/account/tokens/{_theirs.id}/revoke").status_code == 404
+    assert client.get(f"/account/tokens/{_theirs.id}/revoke").status_code == 404
+    # The link asks first (the page a browser without JavaScript shows; the dialog's markup).
+    asked = client.get(f"/account/tokens/{mine.id}/revoke").get_data(as_text=True)
+    assert "Revoke the token “mine”?" in asked and "Yes, revoke this token" in asked
+    assert client.get("/api/v1/pilots", headers=headers).status_code == 200
     done = client.post(f"/account/tokens/{mine.id}/revoke")
     assert done.status_code == 303
     assert client.get("/api/v1/pilots", headers=headers).status_code == 401

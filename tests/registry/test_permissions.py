@@ -352,6 +352,8 @@ MATRIX = [
      dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
     ("POST", "/account/tokens", {},
      dict(admin=422, caio=422, board=422, member=422, other_team=422, anonymous=302)),
+    ("GET", "/account/tokens/{token}/revoke", None,
+     dict(admin=404, caio=404, board=404, member=200, other_team=404, anonymous=302)),
     ("POST", "/account/tokens/{token}/revoke", {},
      dict(admin=404, caio=404, board=404, member=303, other_team=404, anonymous=302)),
     # SCIM takes only its own bearer token: API tokens and sessions get 401.
