@@ -31,12 +31,38 @@ def _version() -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
+# The review queue's orders: (label, key). Waiting longest is the default, as a queue is.
+_TIER_RANK = {"IV": 0, "III": 1, "II": 2, "I": 3}
+QUEUE_ORDERS = {
+    "waiting": ("waiting longest", lambda row: (row["submitted_at"], row["pilot"].id)),
+    "tier": (
+        "highest tier",
+        lambda row: (_TIER_RANK.get(row["pilot"].risk_tier or "", 4), row["submitted_at"]),
+    ),
+    "unmet": (
+        "most unmet items",
+        lambda row: (-int(row["compliance"].get("unmet", 0)), row["submitted_at"]),
+    ),
+    "name": ("name", lambda row: (row["pilot"].name.lower(), row["pilot"].id)),
+}
+
+
 @bp.get("/review-queue")
 @login_required
 def queue():
-    """The CAIO review queue: submitted pilots, oldest first."""
+    """The CAIO review queue: submitted pilots, waiting longest first, or in another order
+    (`?sort=tier`, `unmet` or `name`; anything else is the default)."""
     authorize(current_user, "review_queue.read")
-    return render_template("assessments/review_queue.html", rows=workflow.review_queue(oversight_scope(current_user)))
+    order = request.args.get("sort", "waiting")
+    if order not in QUEUE_ORDERS:
+        order = "waiting"
+    rows = sorted(workflow.review_queue(oversight_scope(current_user)), key=QUEUE_ORDERS[order][1])
+    return render_template(
+        "assessments/review_queue.html",
+        rows=rows,
+        order=order,
+        orders={key: label for key, (label, _) in QUEUE_ORDERS.items()},
+    )
 
 
 @bp.post("/pilots/<int:pilot_id>/submit")

@@ -135,3 +135,34 @@ def test_refused_forms_on_the_pilot_page_answer_422_with_the_reason(app, factory
     assert db.session.get(Pilot, pilot.id).review_status == "submitted"
     for model in (Comment, Decision, Evidence):
         assert db.session.query(model).filter_by(pilot_id=pilot.id).count() == 0
+
+
+def test_the_review_queue_can_be_scanned_and_sorted(app, factory):
+    """Owner, tier, a short compliance summary with a link to the checklist, the waiting time
+    on one line, and orders by waiting time, tier, unmet items and name."""
+    owner = factory.user("team", name="Olu Owner")
+    first = factory.public_pilot(owner, name="Zebra crossing counter")
+    second = factory.public_pilot(owner, name="Alpha benefits screener")
+    factory.set_state(second, risk_tier="IV")
+    client = app.test_client()
+    caio = factory.user("caio")
+    client.post("/login", data={"email": caio.email, "password": factory.PASSWORD})
+
+    page = client.get("/review-queue").get_data(as_text=True)
+    assert "Olu Owner" in page and "by waiting longest" in page
+    assert f'href="/pilots/{first.id}#checklist-heading"' in page
+    assert 'class="text-base-dark text-no-wrap">since ' in page
+    # A short summary: at most two blocking items named, then a count.
+    summaries = re.findall(r"Blocking: ([^<]*)</span>", page)
+    assert summaries and all(s.count(",") <= 1 for s in summaries)
+    assert page.index("Zebra crossing counter") < page.index("Alpha benefits screener")
+
+    by_name = client.get("/review-queue?sort=name").get_data(as_text=True)
+    assert by_name.index("Alpha benefits screener") < by_name.index("Zebra crossing counter")
+    assert '<strong aria-current="true">name</strong>' in by_name
+    by_tier = client.get("/review-queue?sort=tier").get_data(as_text=True)
+    assert by_tier.index("Alpha benefits screener") < by_tier.index("Zebra crossing counter")
+    assert client.get("/review-queue?sort=unmet").status_code == 200
+    # An unknown order is the default one, not an error.
+    unknown = client.get("/review-queue?sort=%27;drop").get_data(as_text=True)
+    assert "by waiting longest" in unknown

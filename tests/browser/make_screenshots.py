@@ -87,6 +87,10 @@ def main(only: list[str]) -> None:
             "SECRET_KEY": "screenshots",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'db.sqlite3'}",
             "UPLOAD_FOLDER": str(workdir / "uploads"),
+            # Its own signing key and last-checkpoint copy: the scratch database's chain is not
+            # the one a key folder shared with instance/ has signed (README, "One key folder
+            # per database").
+            "AUDIT_SIGNING_KEY_FILE": str(workdir / "audit_signing_key.pem"),
             # The provider is never reached: the sign-in page only offers it (discovery is
             # read when someone chooses it).
             "OIDC_ISSUER": "http://127.0.0.1:9/never-contacted",
