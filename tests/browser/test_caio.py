@@ -28,7 +28,7 @@ def test_caio_requests_changes_then_approves_with_conditions_and_a_waiver(
     reviewer.follow(reviewer.nav().get_by_role("link", name="Review queue"))
     row = page.locator("tbody tr", has_text=pilot.name)
     expect(row).to_contain_text("Blocking:")
-    reviewer.follow(row.get_by_role("link", name=pilot.name))
+    reviewer.follow(row.get_by_role("link", name=pilot.name, exact=True))
     assert reviewer.heading() == pilot.name
     reviewer.follow(page.get_by_role("link", name="Decide on this pilot").first)
 
