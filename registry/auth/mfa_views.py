@@ -182,13 +182,36 @@ def enrol():
     )
 
 
-@bp.post("/account/security/recovery-codes")
+def _confirm(title: str, lead: str, endpoint: str, button: str):
+    from registry.web import Confirmation, render_confirmation
+
+    return render_confirmation(
+        Confirmation(
+            title=title,
+            lead=lead,
+            action=url_for(endpoint),
+            button=button,
+            cancel=url_for("mfa.security"),
+            cancel_text="No, go back",
+        )
+    )
+
+
+@bp.route("/account/security/recovery-codes", methods=["GET", "POST"])
 @login_required
 def regenerate():
-    """Replace the recovery codes with new ones."""
+    """Replace the recovery codes with new ones, after a confirmation page (GET)."""
     user = current_user._get_current_object()
     if not _local_account(user) or not mfa.enrolled(user):
         return redirect(url_for("mfa.security"))
+    if request.method == "GET":
+        return _confirm(
+            "Make new recovery codes?",
+            "Your current recovery codes stop working at once, including any you have written "
+            "down. You will see ten new ones, once.",
+            "mfa.regenerate",
+            "Yes, make new codes",
+        )
     if not sessions.recently_authenticated():
         return _reauth_first()
     codes = mfa.regenerate_recovery_codes(user)
@@ -198,13 +221,24 @@ def regenerate():
     )
 
 
-@bp.post("/account/security/turn-off")
+@bp.route("/account/security/turn-off", methods=["GET", "POST"])
 @login_required
 def disable():
-    """Remove the authenticator app and recovery codes (where the role allows it)."""
+    """Remove the authenticator app and recovery codes (where the role allows it), after a
+    confirmation page (GET)."""
     user = current_user._get_current_object()
     if not _local_account(user):
         return redirect(url_for("mfa.security"))
+    if request.method == "GET":
+        if not mfa.enrolled(user) or mfa.required_for(user):
+            return redirect(url_for("mfa.security"))
+        return _confirm(
+            "Turn off the authenticator app?",
+            "Sign-in will ask only for your password, and your recovery codes stop working. "
+            "You can set an app up again later.",
+            "mfa.disable",
+            "Yes, turn it off",
+        )
     if not sessions.recently_authenticated():
         return _reauth_first()
     mfa.disable(user)

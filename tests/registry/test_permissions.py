@@ -337,6 +337,11 @@ MATRIX = [
      dict(admin=200, caio=200, board=200, member=200, other_team=200, anonymous=302)),
     ("POST", "/account/security/app", {"code": ""},
      dict(admin=422, caio=422, board=422, member=422, other_team=422, anonymous=302)),
+    # Not set up: nothing to confirm, so back to the account's security page.
+    ("GET", "/account/security/recovery-codes", None,
+     dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=302)),
+    ("GET", "/account/security/turn-off", None,
+     dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=302)),
     ("POST", "/account/security/recovery-codes", {},
      dict(admin=302, caio=302, board=302, member=302, other_team=302, anonymous=302)),
     ("POST", "/account/security/turn-off", {},
