@@ -132,8 +132,11 @@ def test_the_board_packet_has_a_cover_with_the_agency_and_the_date(
     assert root().name in cover
     assert f"Prepared {today().day} {today():%B %Y}" in cover
     assert "Contents" in cover and "Executive summary" in cover
-    # The executive summary opens the next page, with the key figures.
-    assert "Executive summary Key figures" in page_text(2, 2)
+    # The next page opens with the top residual risks (the board reads them first), then the
+    # executive summary with the key figures.
+    second = page_text(2, 2)
+    assert "Executive summary Key figures" in second
+    assert second.index("Top residual risks") < second.index("Executive summary Key figures")
     # AGENCY_NAME, when configured, names the agency instead.
     app.config["AGENCY_NAME"] = "Department of Examples"
     pdf.write_bytes(client.get("/reports/board-packet.pdf").data)
