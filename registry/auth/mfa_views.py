@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from flask import (
     Blueprint,
     abort,
@@ -12,7 +10,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -309,10 +306,7 @@ def _fresh_sign_in(user: User) -> bool:
     (and code) again for a password account; a single sign-on within the same window."""
     if _local_account(user):
         return sessions.recently_authenticated()
-    started = session.get("signed_in_at")
-    return isinstance(started, int) and (
-        int(time.time()) - started <= int(current_app.config["REAUTH_MAX_AGE_SECONDS"])
-    )
+    return sessions.recently_authenticated("signed_in_at")
 
 
 def _token_form_errors(form: dict[str, str]) -> tuple[dict, dict[str, list[str]]]:

@@ -122,9 +122,10 @@ def mark_reauthenticated() -> None:
     session["reauth_at"] = int(time.time())
 
 
-def recently_authenticated() -> bool:
-    """Whether the password (and second factor) were entered within REAUTH_MAX_AGE_SECONDS."""
-    at = session.get("reauth_at")
+def recently_authenticated(key: str = "reauth_at") -> bool:
+    """Whether the session's `key` time (by default: when the password and second factor
+    were last entered; "signed_in_at": the sign-in itself) is within REAUTH_MAX_AGE_SECONDS."""
+    at = session.get(key)
     return isinstance(at, int) and (
         int(time.time()) - at <= int(current_app.config["REAUTH_MAX_AGE_SECONDS"])
     )
