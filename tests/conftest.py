@@ -118,6 +118,11 @@ def database_uri(database_template, tmp_path):
         return f"sqlite:///{path}"
     if "error" in database_template:
         service_missing("PostgreSQL", database_template["error"])
+    return empty_postgresql(database_template)
+
+
+def empty_postgresql(database_template) -> str:
+    """The PostgreSQL test database emptied back to a fresh installation; its URL."""
     engine = sa.create_engine(pg_url())
     with engine.begin() as conn:
         conn.execute(
@@ -169,6 +174,35 @@ def app(database_uri, tmp_path, app_config):
         db.engine.dispose()
 
 
+@pytest.fixture(scope="module")
+def saved_states(database_template, tmp_path_factory):
+    """One app for the module, its tests starting from saved database states (see
+    tests/saved_states.py). A module uses it by overriding `app` with
+    `saved_states.app` after `saved_states.reset()`, or after putting back a saved state."""
+    from registry import create_app
+    from tests.saved_states import SavedStates
+
+    root = tmp_path_factory.mktemp("saved")
+    if database_template["engine"] == "sqlite":
+        uri = f"sqlite:///{root / 'registry.sqlite3'}"
+        shutil.copy(database_template["path"], root / "registry.sqlite3")
+    elif "error" in database_template:
+        service_missing("PostgreSQL", database_template["error"])
+    else:
+        uri = empty_postgresql(database_template)
+    app = create_app(
+        {
+            **BASE_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": uri,
+            "UPLOAD_FOLDER": str(root / "uploads"),
+            "AUDIT_SIGNING_KEY_FILE": str(root / "audit_signing_key.pem"),
+        }
+    )
+    states = SavedStates(app, root, database_template["engine"])
+    yield states
+    states.close()
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()
@@ -218,5 +252,5 @@ def pytest_collection_modifyitems(config, items):
         # Browser tests run once, on SQLite: they never join the PostgreSQL (`-m db`) pass.
         if item.get_closest_marker("browser"):
             continue
-        if "database_uri" in getattr(item, "fixturenames", ()):
+        if {"database_uri", "saved_states"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.db)

@@ -179,17 +179,27 @@ def enrol():
     )
 
 
-def _confirm(title: str, lead: str, endpoint: str, button: str):
+def _confirm(
+    title: str,
+    lead: str,
+    action: str,
+    button: str,
+    *,
+    cancel: str | None = None,
+    cancel_text: str = "No, go back",
+):
+    """The page that asks before an account change (`action` is where it posts); cancelling
+    goes back to `cancel`, the security page unless told otherwise."""
     from registry.web import Confirmation, render_confirmation
 
     return render_confirmation(
         Confirmation(
             title=title,
             lead=lead,
-            action=url_for(endpoint),
+            action=action,
             button=button,
-            cancel=url_for("mfa.security"),
-            cancel_text="No, go back",
+            cancel=cancel or url_for("mfa.security"),
+            cancel_text=cancel_text,
         )
     )
 
@@ -206,7 +216,7 @@ def regenerate():
             "Make new recovery codes?",
             "Your current recovery codes stop working at once, including any you have written "
             "down. You will see ten new ones, once.",
-            "mfa.regenerate",
+            url_for("mfa.regenerate"),
             "Yes, make new codes",
         )
     if not sessions.recently_authenticated():
@@ -233,7 +243,7 @@ def disable():
             "Turn off the authenticator app?",
             "Sign-in will ask only for your password, and your recovery codes stop working. "
             "You can set an app up again later.",
-            "mfa.disable",
+            url_for("mfa.disable"),
             "Yes, turn it off",
         )
     if not sessions.recently_authenticated():
@@ -388,24 +398,20 @@ def api_tokens():
 def revoke_api_token(token_id: int):
     """Revoke one of your own tokens, after a confirmation page (GET); no password is asked
     to take access away."""
-    from registry.web import Confirmation, render_confirmation
-
     user = current_user._get_current_object()
     authorize(user, "token.manage")
     token = next((t for t in service.list_tokens(user) if t.id == token_id), None)
     if token is None:
         abort(404)
     if request.method == "GET":
-        return render_confirmation(
-            Confirmation(
-                title=f"Revoke the token “{token.name}”?",
-                lead="Every script or system that uses it is refused from now on. A revoked "
-                "token cannot be brought back; you can issue a new one.",
-                action=url_for("mfa.revoke_api_token", token_id=token.id),
-                button="Yes, revoke this token",
-                cancel=url_for("mfa.api_tokens"),
-                cancel_text="No, keep it",
-            )
+        return _confirm(
+            f"Revoke the token “{token.name}”?",
+            "Every script or system that uses it is refused from now on. A revoked token cannot "
+            "be brought back; you can issue a new one.",
+            url_for("mfa.revoke_api_token", token_id=token.id),
+            "Yes, revoke this token",
+            cancel=url_for("mfa.api_tokens"),
+            cancel_text="No, keep it",
         )
     service.revoke_token(token.id, user)
     flash(f"The token “{token.name}” is revoked: it no longer works.", "success")

@@ -32,6 +32,21 @@ def _form_page(template: str, form, errors, status: int, **context):
     ), status
 
 
+def _save(form, save, done: str, **context):
+    """Save a posted form and go back to the tree saying so, or show it again, 422, with each
+    error beside its field (the service's as well as the form's)."""
+    errors: dict[str, list[str]] = errors_of(form) if not form.validate() else {}
+    if not errors:
+        try:
+            name = save(form.payload())
+        except ValidationFailed as error:
+            errors = error.errors
+        else:
+            flash(f"{done} {name}.", "success")
+            return redirect(url_for("organizations.organization_tree"))
+    return _form_page("auth/organization_form.html", form, errors, 422, **context)
+
+
 @bp.get("/admin/organizations")
 @login_required
 def organization_tree():
@@ -65,19 +80,12 @@ def organization_new():
         return _form_page(
             "auth/organization_form.html", form, {}, 200, organization=None, choices=choices
         )
-    errors: dict[str, list[str]] = {}
-    if form.validate():
-        try:
-            created = organizations.create_organization(form.payload(), current_user)
-        except ValidationFailed as error:
-            errors = error.errors
-        else:
-            flash(f"Added {created.name}.", "success")
-            return redirect(url_for("organizations.organization_tree"))
-    else:
-        errors = errors_of(form)
-    return _form_page(
-        "auth/organization_form.html", form, errors, 422, organization=None, choices=choices
+    return _save(
+        form,
+        lambda payload: organizations.create_organization(payload, current_user).name,
+        "Added",
+        organization=None,
+        choices=choices,
     )
 
 
@@ -99,15 +107,11 @@ def organization_edit(organization_id: int):
     }
     if request.method == "GET":
         return _form_page("auth/organization_form.html", form, {}, 200, **context)
-    errors: dict[str, list[str]] = {}
-    if form.validate():
-        try:
-            organizations.update_organization(organization, form.payload(), current_user)
-        except ValidationFailed as error:
-            errors = error.errors
-        else:
-            flash(f"Saved {organization.name}.", "success")
-            return redirect(url_for("organizations.organization_tree"))
-    else:
-        errors = errors_of(form)
-    return _form_page("auth/organization_form.html", form, errors, 422, **context)
+    return _save(
+        form,
+        lambda payload: organizations.update_organization(
+            organization, payload, current_user
+        ).name,
+        "Saved",
+        **context,
+    )

@@ -616,8 +616,32 @@ def policy_body(version: str) -> str:
     return library_yaml().replace("version: 1.0.0", f"version: {version}", 1)
 
 
+# The cases share one app, and the records each starts from are built once and put back
+# before every case (tests/saved_states.py): building them for each of the 1,400 cases was most
+# of the suite's time, on PostgreSQL above all.
+STATE_FIXTURES = {"world", "withheld_world", "org_world"}
+
+
 @pytest.fixture
-def world(factory):
+def app(saved_states, request):
+    if not STATE_FIXTURES & set(request.fixturenames):
+        saved_states.reset()
+    return saved_states.app
+
+
+def person(user):
+    """What the cases need of a user once the session that made it is gone."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(id=user.id, email=user.email)
+
+
+@pytest.fixture
+def world(factory, saved_states):
+    return saved_states.state("world", lambda: _build_world(factory))
+
+
+def _build_world(factory):
     from assessments import service as assessments
     from policies import store
     from registry.auth import service as auth_service
@@ -657,7 +681,7 @@ def world(factory):
         link_for=str,
     ).link
     return {
-        "users": users,
+        "users": {role: person(user) for role, user in users.items()},
         "pilot": pilot.id,
         "source": source.id,
         "tokens": tokens,
@@ -861,11 +885,18 @@ WITHHELD_CASES = [
 
 
 @pytest.fixture
-def withheld_world(world, factory):
+def withheld_world(world, factory, saved_states):
+    return saved_states.state(
+        "withheld_world", lambda: _build_withheld_world(world, factory), on="world"
+    )
+
+
+def _build_withheld_world(world, factory):
     from assessments import incidents, risks
     from assessments import service as assessments
+    from registry.auth.models import User
 
-    member = world["users"]["member"]
+    member = db.session.get(User, world["users"]["member"].id)
     pilot = factory.pilot(member, is_withheld="Yes - Disclosure Risk")
     return {
         **world,
@@ -974,7 +1005,11 @@ ORG_CASES = [
 
 
 @pytest.fixture
-def org_world(factory):
+def org_world(factory, saved_states):
+    return saved_states.state("org_world", lambda: _build_org_world(factory))
+
+
+def _build_org_world(factory):
     from registry.auth import organizations
     from registry.auth import service as auth_service
     from registry.auth.models import RoleAssignment
@@ -990,14 +1025,14 @@ def org_world(factory):
     b = org("BUR-B", root.id)
     a1 = org("BUR-A-1", a)
 
-    def person(role, code, n):
+    def someone(role, code, n):
         return auth_service.create_user(
             {"email": f"{role}.{n}@agency.gov", "name": f"{role} {n}", "role": role,
              "password": factory.PASSWORD, "organization": code},
             actor=None,
         )
 
-    member = person("team", "BUR-A-1", "member")
+    member = someone("team", "BUR-A-1", "member")
     # A second role of the member, in A1, that an administrator of A may remove.
     second = RoleAssignment(role="caio", organization_id=a1)
     member.assignments.append(second)
@@ -1006,10 +1041,10 @@ def org_world(factory):
         "root": root.id, "a": a, "b": b, "a1": a1,
         "member": member.id, "member_role": member.assignments[0].id, "second_role": second.id,
         "actors": {
-            "root_admin": person("admin", root.code, "root"),
-            "a_admin": person("admin", "BUR-A", "a"),
-            "b_admin": person("admin", "BUR-B", "b"),
-            "a_caio": person("caio", "BUR-A", "a"),
+            "root_admin": person(someone("admin", root.code, "root")),
+            "a_admin": person(someone("admin", "BUR-A", "a")),
+            "b_admin": person(someone("admin", "BUR-B", "b")),
+            "a_caio": person(someone("caio", "BUR-A", "a")),
         },
     }
 
