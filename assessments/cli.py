@@ -27,12 +27,19 @@ def worker(burst: bool) -> None:
     # checks that no worker holds are queued again, orphaned upload part files go.
     click.echo(f"job sweep: {job_recovery.sweep()}")
     app = current_app._get_current_object()
+    schedule = None
     if not burst:
+        # A burst worker ends when the queue is empty: no sweeper, and no checkpoint schedule
+        # (an hourly tick would never come, and the thread would outlive the work).
         job_recovery.start_sweeper(app)
-    # With REDIS_URL the web processes leave the checkpoint schedule to the worker.
-    audit_schedule.start(app)
-    # SimpleWorker runs jobs in this process, inside the app context the command set up.
-    SimpleWorker([jobs.QUEUE_NAME], connection=Redis.from_url(redis_url)).work(burst=burst)
+        # With REDIS_URL the web processes leave the checkpoint schedule to the worker.
+        schedule = audit_schedule.start(app)
+    try:
+        # SimpleWorker runs jobs in this process, inside the app context the command set up.
+        SimpleWorker([jobs.QUEUE_NAME], connection=Redis.from_url(redis_url)).work(burst=burst)
+    finally:
+        if schedule is not None:
+            schedule.set()
 
 
 @bias_cli.command("reap")

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -249,9 +250,14 @@ def test_on_rq_the_worker_requeues_a_check_whose_job_was_lost(app, factory, runn
     app.config.update(REDIS_URL=redis_url)
     original, jobs.QUEUE_NAME = jobs.QUEUE_NAME, f"bias-checks-test-{uuid.uuid4().hex[:8]}"
     try:
+        threads = set(threading.enumerate())
         result = runner.invoke(args=["worker", "--burst"])
         assert result.exit_code == 0, result.output
         assert "'requeued': 1" in result.output
+        # A burst worker leaves nothing of ours running behind it: no sweeper, no checkpoint
+        # schedule (RQ's own pub/sub thread may still be on its way out).
+        left = {t.name for t in set(threading.enumerate()) - threads if t.is_alive()}
+        assert left.isdisjoint({"audit-checkpoints", "bias-check-sweeper"})
         assert _check(check.id).status == "succeeded"
         # Held on RQ: a queued check whose job waits in Redis is left alone.
         _as_left_by_a_dead_process(check.id, "queued")

@@ -252,6 +252,7 @@ def test_a_forged_checkpoint_file_is_refused(client, runner, approved, tmp_path)
 
 def test_the_schedule_signs_a_head_that_moved_and_only_then(app, client, factory, history):
     app.config["AUDIT_CHECKPOINT_INTERVAL_SECONDS"] = 1
+    before = set(threading.enumerate())
     stop = schedule.start(app)
     try:
         deadline = time.monotonic() + 20
@@ -263,9 +264,10 @@ def test_the_schedule_signs_a_head_that_moved_and_only_then(app, client, factory
         assert db.session.scalar(select(func.count()).select_from(AuditCheckpoint)) >= 1
     finally:
         stop.set()
-        for thread in threading.enumerate():
+        for thread in set(threading.enumerate()) - before:
             if thread.name == "audit-checkpoints":
                 thread.join(timeout=20)
+                assert not thread.is_alive()
     db.session.remove()
     count = db.session.scalar(select(func.count()).select_from(AuditCheckpoint))
     schedule.sign_if_moved(app)  # the head has not moved: nothing new

@@ -1059,3 +1059,26 @@ def test_organisation_administration_stays_within_the_subtree(
     login(user=org_world["actors"][actor])
     response = client.open(url, method=method, data=data if method == "POST" else None)
     assert response.status_code == expected, response.get_data(as_text=True)[:300]
+
+
+def test_each_case_starts_from_the_saved_records_whatever_the_last_one_did(
+    saved_states, world, factory
+):
+    """What the sharing above rests on: putting a state back undoes rows, ids and files."""
+    from registry.auth.models import User
+
+    uploads = saved_states.uploads
+    files = sorted(p.relative_to(uploads) for p in uploads.rglob("*"))
+    users = db.session.query(User).count()
+    assert files and users >= len(world["users"])
+    extra = factory.user("team")
+    (uploads / "stray.txt").write_text("left behind")
+    db.session.commit()
+    assert extra.id > max(u.id for u in world["users"].values())
+    db.session.remove()
+
+    saved_states.restore("world")
+    assert db.session.query(User).count() == users
+    assert sorted(p.relative_to(uploads) for p in uploads.rglob("*")) == files
+    # The next user takes the id the discarded one had: sequences went back too.
+    assert factory.user("team").id == extra.id
